@@ -1,0 +1,40 @@
+# chargeflow: `make install`, `make demo`, `make test`, `make check`, `make bench`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test check lint typecheck contracts bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy domain statemachines engines persistence chargeflow tests benchmarks
+
+contracts: install
+	$(BIN)/lint-imports
+
+check: lint typecheck contracts test
+
+bench: install
+	$(BIN)/python -m benchmarks.bench
+
+demo: install
+	rm -f chargeflow-demo.db
+	$(BIN)/python -m chargeflow.demo --database-url sqlite:///chargeflow-demo.db
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info chargeflow-demo.db

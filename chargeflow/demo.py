@@ -1,0 +1,200 @@
+"""The demo: both worked examples of lifecycle.md section 10, step by step, on a fresh database.
+
+After each step it prints the clock, the action, the charge's status, its run (as of, meter
+value, credits, total), the invoice line id and the run's `line_id`. Run it with `make demo`
+or ``python -m chargeflow.demo --database-url sqlite:///demo.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from chargeflow.app import App, open_app
+from domain.charge import UsageBasedCharge
+from domain.clock import FrozenClock
+from domain.timestamps import format_instant
+
+PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
+
+
+@dataclass
+class Step:
+    """One row of a walkthrough: set the clock, act, then show the charge."""
+
+    clock: str
+    action: str
+    act: Callable[[], None]
+
+
+class Walkthrough:
+    """Runs steps against one charge and renders a table of what each step left behind."""
+
+    def __init__(self, app: App, clock: FrozenClock, title: str, console: Console) -> None:
+        self.app = app
+        self.clock = clock
+        self.console = console
+        self.table = Table(title=title, show_lines=True)
+        for column in (
+            "clock",
+            "action",
+            "status",
+            "run as_of",
+            "meter",
+            "credits",
+            "total",
+            "invoice line",
+            "run line_id",
+        ):
+            self.table.add_column(column)
+        self.charge_id = ""
+        self.line_id = ""
+
+    def run(self, steps: list[Step]) -> None:
+        """Run every step in order, then print the table."""
+        for step in steps:
+            self.clock.set(step.clock)
+            step.act()
+            self._show(step, self.app.charges.get(self.charge_id))
+        self.console.print(self.table)
+
+    def _show(self, step: Step, charge: UsageBasedCharge) -> None:
+        run = charge.runs[-1] if charge.runs else None
+        self.table.add_row(
+            step.clock,
+            step.action,
+            charge.state.status.value,
+            format_instant(run.as_of) if run else "-",
+            str(run.meter_value) if run else "-",
+            str(run.totals.credits_total) if run else "-",
+            str(run.totals.total) if run else "-",
+            self.line_id or "-",
+            (run.line_id or "-") if run else "-",
+        )
+
+
+def credit_only_example(app: App, clock: FrozenClock, console: Console) -> str:
+    """The credit_only worked example (unit price 1.00, no grants); the charge's id."""
+    clock.set("2025-12-01T00:00:00Z")
+    customer = app.customers.create(name="Acme", currency="USD", collection_interval="P2D")
+    app.features.create(key="api_requests")
+    walk = Walkthrough(app, clock, "credit_only, unit price 1.00", console)
+
+    def create() -> None:
+        walk.charge_id = app.charges.create(
+            customer_id=customer.id,
+            feature_key="api_requests",
+            service_period=PERIOD,
+            settlement_mode="credit_only",
+            price={"type": "unit", "amount": "1.00"},
+        ).id
+
+    def record(*events: tuple[int, str, str]) -> None:
+        for value, event_time, stored_at in events:
+            app.usage.record(
+                customer.id, "api_requests", value=value, event_time=event_time, stored_at=stored_at
+            )
+
+    def advance() -> None:
+        app.charges.advance(walk.charge_id)
+
+    def late_usage_then_advance() -> None:
+        record(
+            (1, "2026-01-15T00:00:00Z", "2026-01-15T00:00:00Z"),
+            (2, "2026-01-15T01:00:00Z", "2026-02-01T11:00:00Z"),
+            (3, "2026-01-15T02:00:00Z", "2026-02-01T12:00:00Z"),
+        )
+        advance()
+
+    def more_late_usage_then_advance() -> None:
+        record(
+            (5, "2026-01-15T03:00:00Z", "2026-02-01T23:59:00Z"),
+            (7, "2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z"),
+        )
+        advance()
+
+    walk.run(
+        [
+            Step("2025-12-01T00:00:00Z", "create charge", create),
+            Step("2026-01-01T00:00:00Z", "advance", advance),
+            Step("2026-02-01T12:00:00Z", "record 1, 2, 3; advance", late_usage_then_advance),
+            Step("2026-02-03T00:00:00Z", "advance", advance),
+            Step("2026-02-03T00:01:00Z", "record 5, 7; advance", more_late_usage_then_advance),
+        ]
+    )
+    return walk.charge_id
+
+
+def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) -> str:
+    """The credit_then_invoice worked example (unit price 0.10, 5.00 of credit); the charge id."""
+    clock.set("2025-12-01T00:00:00Z")
+    customer = app.customers.create(name="Globex", currency="USD", collection_interval="P2D")
+    walk = Walkthrough(app, clock, "credit_then_invoice, unit price 0.10, 5.00 credit", console)
+    invoice_ids: list[str] = []
+
+    def grant_and_create() -> None:
+        app.credits.grant(customer.id, amount="5.00")
+        walk.charge_id = app.charges.create(
+            customer_id=customer.id,
+            feature_key="api_requests",
+            service_period=PERIOD,
+            settlement_mode="credit_then_invoice",
+            price={"type": "unit", "amount": "0.10"},
+        ).id
+        walk.line_id = app.billing.pending_lines(customer.id)[0].id
+
+    def record_then_invoice() -> None:
+        app.usage.record(customer.id, "api_requests", value=100, event_time="2026-01-15T00:00:00Z")
+        [invoice] = app.billing.invoice_pending_lines(customer.id)
+        invoice_ids.append(invoice.id)
+        walk.line_id = invoice.lines[0].id
+
+    def late_usage_then_collect() -> None:
+        app.usage.record(
+            customer.id,
+            "api_requests",
+            value=25,
+            event_time="2026-01-20T00:00:00Z",
+            stored_at="2026-02-02T12:00:00Z",
+        )
+        app.billing.advance_invoice(invoice_ids[0])
+
+    walk.run(
+        [
+            Step("2025-12-01T00:00:00Z", "grant 5.00; create charge", grant_and_create),
+            Step("2026-02-01T00:00:00Z", "record 100; invoice pending lines", record_then_invoice),
+            Step(
+                "2026-02-03T00:00:00Z", "record 25 (late); advance invoice", late_usage_then_collect
+            ),
+        ]
+    )
+    invoice = app.billing.get_invoice(invoice_ids[0])
+    console.print(
+        f"invoice {invoice.id}: amount {invoice.totals.amount}, credits "
+        f"{invoice.totals.credits_total}, total {invoice.totals.total} ({invoice.status})"
+    )
+    return walk.charge_id
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both walkthroughs on `--database-url` (default: a fresh in-memory database)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default="sqlite://")
+    arguments = parser.parse_args(argv)
+    clock = FrozenClock("2025-12-01T00:00:00Z")
+    app = open_app(arguments.database_url, clock=clock)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    try:
+        credit_only_example(app, clock, console)
+        credit_then_invoice_example(app, clock, console)
+    finally:
+        app.close()
+
+
+if __name__ == "__main__":
+    main()

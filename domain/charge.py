@@ -1,0 +1,90 @@
+"""The usage-based charge: immutable intent + mutable state + append-only realizations (runs).
+
+A charge is a durable billing intent ("bill customer C for feature F over period P at price X"),
+the lifecycle state the machine moves, and the runs created while realizing it.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.ids import new_id
+from domain.money import CurrencyCode
+from domain.periods import Period
+from domain.prices import Price
+from domain.runs import RealizationRun
+from domain.statuses import ChargeStatus
+from domain.timestamps import Instant
+
+
+class SettlementMode(StrEnum):
+    """How a charge is settled: from credits only, or from credits first and then by invoice."""
+
+    CREDIT_ONLY = "credit_only"
+    CREDIT_THEN_INVOICE = "credit_then_invoice"
+
+
+class ChargeIntent(BaseModel):
+    """What should happen. Frozen after create."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    currency: CurrencyCode
+    feature_key: str = Field(min_length=1)
+    service_period: Period
+    invoice_at: Instant
+    settlement_mode: SettlementMode
+    price: Price
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: object) -> object:
+        """`invoice_at` defaults to the end of the service period; `name` to the feature key."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        if filled.get("invoice_at") is None:
+            with suppress(ValidationError):  # the service_period field reports its own error
+                filled["invoice_at"] = Period.model_validate(filled.get("service_period")).end
+        if filled.get("name") is None:
+            filled["name"] = filled.get("feature_key")
+        return filled
+
+
+class ChargeState(BaseModel):
+    """The mutable lifecycle data the machine and its actions move."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    status: ChargeStatus = ChargeStatus.CREATED
+    advance_after: Instant | None = None
+    current_run_id: str | None = None
+    feature_id: str | None = None
+
+
+class UsageBasedCharge(BaseModel):
+    """A charge as loaded: intent, state and runs (each with its credit allocations)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=new_id)
+    intent: ChargeIntent
+    state: ChargeState = Field(default_factory=ChargeState)
+    runs: list[RealizationRun] = Field(default_factory=list)
+    created_at: Instant
+    deleted_at: Instant | None = None
+
+    def current_run(self) -> RealizationRun | None:
+        """The run `state.current_run_id` points at, if any."""
+        run_id = self.state.current_run_id
+        return next((run for run in self.runs if run.id == run_id), None) if run_id else None
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether the advance worker should look at this charge at `now`."""
+        return self.state.advance_after is not None and self.state.advance_after <= now

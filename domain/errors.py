@@ -1,0 +1,219 @@
+"""The one exception tree of chargeflow.
+
+Every refused operation raises one of these; context is kept as attributes, and the message
+repeats it so a log line alone is enough to act on::
+
+    ChargeflowError
+    ├── InvalidInputError                  bad input: validation failed, nothing was changed
+    │   └── InvalidCurrencyError
+    ├── NotFoundError                      (kind, id)
+    ├── ConflictError                      a uniqueness rule would be broken
+    ├── CorruptRecordError                 a stored row cannot be loaded (unknown status, mode...)
+    ├── PersistenceError                   a database error, translated at the persistence boundary
+    ├── ChargeError                        (charge_id, status, trigger): a refused charge operation
+    │   │                        (`subject` says "invoice" when the machine is an invoice's)
+    │   ├── TransitionRefusedError
+    │   │   ├── TriggerNotPermittedError   the trigger has no transition from the status
+    │   │   └── GuardFailedError           a transition exists but its guard does not pass (guard)
+    │   ├── InvalidTriggerArgumentError    e.g. an empty or unknown line id, a missing delete policy
+    │   ├── CurrentRunExistsError          a second current realization run
+    │   ├── NoCurrentRunError              an action needs the current run and there is none
+    │   ├── NegativeTotalError             the rated total is negative (amount)
+    │   ├── CreditAllocationMismatchError  the credit source over- or under-allocated (asked, got)
+    │   └── InsufficientFundsError         a correction beyond what remains (asked, remaining)
+    ├── BillingError                       a refused billing operation
+    │   ├── NoLinesToInvoiceError          (customer_id, as_of): nothing is billable yet
+    │   └── InvalidLineError               (line_id): a line an engine cannot bill as given
+    └── MachineDefinitionError             a machine spec breaks a definition rule
+
+Database errors are translated with ``raise ... from`` so the driver's error stays attached.
+Never log and swallow one of these: raise it, or report it to the caller.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+class ChargeflowError(Exception):
+    """Root of every error chargeflow raises on purpose."""
+
+
+class InvalidInputError(ChargeflowError, ValueError):
+    """Input failed validation; nothing was changed.
+
+    It is also a `ValueError`, so pydantic validators may raise it and have it collected.
+    """
+
+
+class InvalidCurrencyError(InvalidInputError):
+    """A currency code that is not an ISO 4217 currency with minor units."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"unknown currency {code!r}: expected an ISO 4217 code such as 'USD'")
+        self.code = code
+
+
+class NotFoundError(ChargeflowError):
+    """A referenced record does not exist."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class ConflictError(ChargeflowError):
+    """The operation would break a uniqueness rule (for example a feature key in use)."""
+
+
+class CorruptRecordError(ChargeflowError):
+    """A stored record holds a value this version cannot load (unknown status, mode, price)."""
+
+    def __init__(self, table: str, record_id: str, detail: str) -> None:
+        super().__init__(f"{table} row {record_id!r} cannot be loaded: {detail}")
+        self.table = table
+        self.record_id = record_id
+        self.detail = detail
+
+
+class PersistenceError(ChargeflowError):
+    """A database error, translated at the persistence boundary (the cause is chained)."""
+
+
+class MachineDefinitionError(ChargeflowError):
+    """A machine spec breaks one of the definition rules."""
+
+    def __init__(self, machine: str, problems: list[str]) -> None:
+        super().__init__(f"machine {machine!r} is ill-defined: " + "; ".join(problems))
+        self.machine = machine
+        self.problems = problems
+
+
+class ChargeError(ChargeflowError):
+    """A refused operation on one charge; carries the charge id, its status and the trigger."""
+
+    reason = "charge operation refused"
+
+    def __init__(
+        self,
+        charge_id: str,
+        status: str,
+        trigger: str | None = None,
+        detail: str | None = None,
+        *,
+        subject: str = "charge",
+    ) -> None:
+        message = f"{self.reason}: {subject} {charge_id!r} in status {status!r}"
+        if trigger is not None:
+            message += f", trigger {trigger!r}"
+        if detail:
+            message += f": {detail}"
+        super().__init__(message)
+        self.charge_id = charge_id
+        self.subject = subject
+        self.status = status
+        self.trigger = trigger
+        self.detail = detail
+
+
+class TransitionRefusedError(ChargeError):
+    """The machine refused the trigger."""
+
+    reason = "transition refused"
+
+
+class TriggerNotPermittedError(TransitionRefusedError):
+    """The trigger has no transition from the charge's current status."""
+
+    reason = "trigger not permitted"
+
+
+class GuardFailedError(TransitionRefusedError):
+    """A transition exists for the trigger, but its guard does not pass now."""
+
+    reason = "guard failed"
+
+    def __init__(
+        self, charge_id: str, status: str, trigger: str, guard: str, *, subject: str = "charge"
+    ) -> None:
+        super().__init__(
+            charge_id, status, trigger, f"guard {guard!r} does not pass", subject=subject
+        )
+        self.guard = guard
+
+
+class InvalidTriggerArgumentError(ChargeError):
+    """The trigger's argument is missing or invalid (an empty line id, no delete policy...)."""
+
+    reason = "invalid trigger argument"
+
+
+class CurrentRunExistsError(ChargeError):
+    """The charge already has a current realization run."""
+
+    reason = "current realization run already exists"
+
+
+class NoCurrentRunError(ChargeError):
+    """An action needs the charge's current realization run and there is none."""
+
+    reason = "no current realization run"
+
+
+class NegativeTotalError(ChargeError):
+    """Rating produced a negative total."""
+
+    reason = "charge total is negative"
+
+    def __init__(self, charge_id: str, status: str, trigger: str | None, amount: Decimal) -> None:
+        super().__init__(charge_id, status, trigger, f"rated amount {amount}")
+        self.amount = amount
+
+
+class CreditAllocationMismatchError(ChargeError):
+    """The credit source allocated more than asked, or less than asked in exact mode."""
+
+    reason = "credit allocations do not match total"
+
+    def __init__(
+        self, charge_id: str, status: str, trigger: str | None, asked: Decimal, got: Decimal
+    ) -> None:
+        super().__init__(charge_id, status, trigger, f"asked {asked}, allocated {got}")
+        self.asked = asked
+        self.got = got
+
+
+class InsufficientFundsError(ChargeError):
+    """A correction asks for more than the allocations it names still hold."""
+
+    reason = "insufficient funds"
+
+    def __init__(
+        self, charge_id: str, status: str, trigger: str | None, asked: Decimal, remaining: Decimal
+    ) -> None:
+        super().__init__(charge_id, status, trigger, f"asked {asked}, remaining {remaining}")
+        self.asked = asked
+        self.remaining = remaining
+
+
+class BillingError(ChargeflowError):
+    """A refused billing operation."""
+
+
+class NoLinesToInvoiceError(BillingError):
+    """No gathering line of the customer is billable at `as_of`."""
+
+    def __init__(self, customer_id: str, as_of: str) -> None:
+        super().__init__(f"no lines to invoice for customer {customer_id!r} as of {as_of}")
+        self.customer_id = customer_id
+        self.as_of = as_of
+
+
+class InvalidLineError(BillingError):
+    """A line that cannot be billed as given (no charge id, a duplicate charge, ids changed)."""
+
+    def __init__(self, line_id: str, detail: str) -> None:
+        super().__init__(f"invalid invoice line {line_id!r}: {detail}")
+        self.line_id = line_id
+        self.detail = detail

@@ -1,0 +1,126 @@
+"""Invoices and invoice lines: the gathering invoice that collects pending lines, and the
+standard invoices that bill them.
+
+A gathering line waits on its customer's gathering invoice (one per customer and currency)
+until it is billable; invoicing moves it, keeping its id, onto a new standard invoice. Only a
+persisted standard line may be linked to a realization run.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.ids import new_id
+from domain.money import ZERO, Amount, CurrencyCode, NonNegativeAmount
+from domain.periods import Period
+from domain.prices import Price
+from domain.runs import Totals
+from domain.timestamps import Instant
+
+
+class InvoiceKind(StrEnum):
+    """A gathering invoice holds pending lines; a standard invoice is a real one."""
+
+    GATHERING = "gathering"
+    STANDARD = "standard"
+
+
+class InvoiceStatus(StrEnum):
+    """The lifecycle of a standard invoice (gathering invoices have no status)."""
+
+    DRAFT_CREATED = "draft.created"
+    DRAFT_WAITING_FOR_COLLECTION = "draft.waiting_for_collection"
+    DRAFT_COLLECTING = "draft.collecting"
+    DRAFT_READY = "draft.ready"
+
+
+class InvoiceMetaStatus(StrEnum):
+    """The coarse phase of a standard invoice: every status of this version is a draft."""
+
+    DRAFT = "draft"
+
+
+def invoice_meta_status(status: InvoiceStatus) -> InvoiceMetaStatus:
+    """The meta status of `status`: the text before its first dot."""
+    return InvoiceMetaStatus(status.value.split(".", 1)[0])
+
+
+class InvoiceTrigger(StrEnum):
+    """Triggers of the invoice lifecycle."""
+
+    NEXT = "next"
+
+
+class LineEngineType(StrEnum):
+    """Which line engine owns a line (lifecycle.md section 7)."""
+
+    INVOICING = "invoicing"
+    CHARGE_FLATFEE = "charge_flatfee"
+    CHARGE_USAGEBASED = "charge_usagebased"
+    CHARGE_CREDITPURCHASE = "charge_creditpurchase"
+
+
+class LineStatus(StrEnum):
+    """Where a line stands: still gathering, or on a standard invoice."""
+
+    GATHERING = "gathering"
+    STANDARD = "standard"
+
+
+class AppliedCredit(BaseModel):
+    """Credit applied to a line: what remains of one run allocation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allocation_id: str
+    amount: NonNegativeAmount
+
+
+def zero_totals() -> Totals:
+    """Totals of nothing."""
+    return Totals.of(ZERO, ZERO)
+
+
+class InvoiceLine(BaseModel):
+    """One line; `charge_id` links a charge-engine line to its charge."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=new_id)
+    invoice_id: str
+    customer_id: str = Field(min_length=1)
+    currency: CurrencyCode
+    engine: LineEngineType
+    status: LineStatus
+    charge_id: str | None = None
+    name: str = Field(min_length=1)
+    service_period: Period
+    invoice_at: Instant
+    price: Price
+    quantity: Amount = ZERO
+    credits_applied: tuple[AppliedCredit, ...] = ()
+    totals: Totals = Field(default_factory=zero_totals)
+    created_at: Instant
+
+    def credits_total(self) -> Decimal:
+        """The sum of the credits applied to this line."""
+        return sum((credit.amount for credit in self.credits_applied), ZERO)
+
+
+class Invoice(BaseModel):
+    """An invoice with its lines; `collection_at` is when late usage stops being collected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=new_id)
+    customer_id: str = Field(min_length=1)
+    currency: CurrencyCode
+    kind: InvoiceKind
+    status: InvoiceStatus | None = None
+    collection_at: Instant | None = None
+    totals: Totals = Field(default_factory=zero_totals)
+    created_at: Instant
+    lines: list[InvoiceLine] = Field(default_factory=list)

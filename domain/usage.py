@@ -1,0 +1,35 @@
+"""Usage events: a metered value for a customer's feature key at an event time.
+
+`stored_at` is when the event reached us; it defaults to `event_time` and decides whether a run
+rated at a cutoff saw the event (late usage is usage stored after the cutoff).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.ids import new_id
+from domain.money import Amount
+from domain.timestamps import Instant
+
+
+class UsageEvent(BaseModel):
+    """One metered value; negative values are corrections of earlier usage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=new_id)
+    customer_id: str = Field(min_length=1)
+    feature_key: str = Field(min_length=1)
+    value: Amount
+    event_time: Instant
+    stored_at: Instant
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_at_defaults_to_event_time(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("stored_at") is None:
+            return {**data, "stored_at": data.get("event_time")}
+        return data

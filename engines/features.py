@@ -1,0 +1,15 @@
+"""Resolving a charge's feature key to the feature currently registered under it."""
+
+from __future__ import annotations
+
+from domain.charge import UsageBasedCharge
+from domain.errors import NotFoundError
+from engines.operation import Operation
+
+
+def current_feature_id(op: Operation, charge: UsageBasedCharge) -> str:
+    """The id of the live feature registered under the charge's key; `NotFoundError` if none."""
+    feature = op.uow.features.live_by_key(charge.intent.feature_key)
+    if feature is None:
+        raise NotFoundError("feature", charge.intent.feature_key)
+    return feature.id

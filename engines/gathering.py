@@ -1,0 +1,42 @@
+"""Gathering lines: where a credit_then_invoice charge waits to be invoiced (lifecycle.md 7)."""
+
+from __future__ import annotations
+
+from domain.charge import UsageBasedCharge
+from domain.invoices import Invoice, InvoiceKind, InvoiceLine, LineEngineType, LineStatus
+from engines.operation import Operation
+
+
+def gathering_invoice(op: Operation, customer_id: str, currency: str) -> Invoice:
+    """The customer's gathering invoice for `currency`, created on first use."""
+    invoice = op.uow.invoices.gathering_invoice(customer_id, currency)
+    if invoice is None:
+        invoice = Invoice(
+            customer_id=customer_id,
+            currency=currency,
+            kind=InvoiceKind.GATHERING,
+            created_at=op.now,
+        )
+        op.uow.invoices.add(invoice)
+    return invoice
+
+
+def add_charge_line(op: Operation, charge: UsageBasedCharge) -> InvoiceLine:
+    """Put a gathering line for `charge` on its customer's gathering invoice."""
+    intent = charge.intent
+    invoice = gathering_invoice(op, intent.customer_id, intent.currency)
+    line = InvoiceLine(
+        invoice_id=invoice.id,
+        customer_id=intent.customer_id,
+        currency=intent.currency,
+        engine=LineEngineType.CHARGE_USAGEBASED,
+        status=LineStatus.GATHERING,
+        charge_id=charge.id,
+        name=intent.name,
+        service_period=intent.service_period,
+        invoice_at=intent.invoice_at,
+        price=intent.price,
+        created_at=op.now,
+    )
+    op.uow.invoices.add_lines([line])
+    return line

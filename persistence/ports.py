@@ -1,0 +1,235 @@
+"""The ports through which the engines reach storage, in domain types only.
+
+A `UnitOfWork` is one database transaction: entering it begins the transaction, `commit()` makes
+its writes durable, and leaving it without a commit rolls everything back. Repositories raise
+`NotFoundError` for a missing record, `CorruptRecordError` for a stored row that cannot be
+loaded, and `PersistenceError` for any other database failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.charge import UsageBasedCharge
+from domain.credits import CreditAllocation, CreditGrant
+from domain.customer import Customer
+from domain.feature import Feature
+from domain.history import TransitionRecord
+from domain.invoices import Invoice, InvoiceLine
+from domain.periods import Period
+from domain.runs import RealizationRun
+from domain.usage import UsageEvent
+
+
+class CustomerRepository(Protocol):
+    """Customers and their billing profiles."""
+
+    def add(self, customer: Customer) -> None:
+        """Insert `customer`."""
+        ...
+
+    def get(self, customer_id: str) -> Customer:
+        """The customer `customer_id`; `NotFoundError` if there is none."""
+        ...
+
+
+class FeatureRepository(Protocol):
+    """Features; at most one live (unarchived) feature per key."""
+
+    def add(self, feature: Feature) -> None:
+        """Insert `feature`; `ConflictError` if its key names a live feature already."""
+        ...
+
+    def live_by_key(self, key: str) -> Feature | None:
+        """The live feature registered under `key`, if any."""
+        ...
+
+    def archive(self, feature_id: str, at: datetime) -> Feature:
+        """Archive feature `feature_id` at `at`; `NotFoundError` if it is not live."""
+        ...
+
+
+class UsageRepository(Protocol):
+    """The usage event store and the meter query over it."""
+
+    def add(self, event: UsageEvent) -> None:
+        """Insert `event`."""
+        ...
+
+    def total(
+        self, customer_id: str, feature_key: str, period: Period, stored_before: datetime
+    ) -> Decimal:
+        """Sum of values with ``period.start <= event_time < period.end`` and
+        ``stored_at < stored_before``; 0 when there are none."""
+        ...
+
+
+@dataclass(frozen=True)
+class GrantBalance:
+    """A grant and what of it is still unallocated."""
+
+    grant: CreditGrant
+    remaining: Decimal
+
+
+class CreditRepository(Protocol):
+    """Credit grants and their balances."""
+
+    def add_grant(self, grant: CreditGrant) -> None:
+        """Insert `grant`."""
+        ...
+
+    def balances(self, customer_id: str) -> list[GrantBalance]:
+        """The customer's grants in FIFO order (grant time, then id), each with its remaining
+        amount after every allocation and correction drawn against it."""
+        ...
+
+    def unassigned_total(self, customer_id: str) -> Decimal:
+        """Net credit allocated beyond any grant (the customer's negative balance), ``>= 0``."""
+        ...
+
+
+class ChargeRepository(Protocol):
+    """Usage-based charges with their runs and credit allocations."""
+
+    def add(self, charge: UsageBasedCharge) -> None:
+        """Insert a new charge (intent and state; it has no runs yet)."""
+        ...
+
+    def get(self, charge_id: str, *, lock: bool = False) -> UsageBasedCharge:
+        """The charge with its runs and allocations. With `lock`, hold the charge's row lock
+        until the unit of work ends. `NotFoundError`, `CorruptRecordError`."""
+        ...
+
+    def get_many(self, charge_ids: Sequence[str], *, lock: bool = False) -> list[UsageBasedCharge]:
+        """The charges `charge_ids` (in that order) in a fixed number of queries."""
+        ...
+
+    def save_state(self, charge: UsageBasedCharge) -> None:
+        """Persist the charge's state and `deleted_at` (its intent never changes)."""
+        ...
+
+    def add_run(self, run: RealizationRun) -> None:
+        """Insert a run (without allocations; add those with `add_allocation`)."""
+        ...
+
+    def save_run(self, run: RealizationRun) -> None:
+        """Persist a run's rating fields (as_of, meter value, totals, line id)."""
+        ...
+
+    def add_allocation(self, allocation: CreditAllocation) -> None:
+        """Append an allocation or correction."""
+        ...
+
+    def ids_for_customer(self, customer_id: str) -> list[str]:
+        """Ids of the customer's charges that are not deleted, oldest first."""
+        ...
+
+    def due_ids(
+        self, now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, str]]:
+        """Up to `limit` (advance_after, id) keys of charges with ``advance_after <= now``,
+        ordered by that key and strictly after `after` (keyset pagination)."""
+        ...
+
+    def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
+        """Charges (all, or one customer's), oldest first, with their runs."""
+        ...
+
+
+class TransitionLog(Protocol):
+    """The `charge_transitions` audit log."""
+
+    def record(self, record: TransitionRecord) -> None:
+        """Append `record` in the current transaction."""
+        ...
+
+    def for_charge(self, charge_id: str) -> list[TransitionRecord]:
+        """The charge's transitions, in the order they happened."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    """Gathering and standard invoices with their lines."""
+
+    def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
+        """The customer's gathering invoice for `currency` (without lines), if it exists."""
+        ...
+
+    def add(self, invoice: Invoice) -> None:
+        """Insert an invoice header (its lines are added with `add_lines`)."""
+        ...
+
+    def add_lines(self, lines: Sequence[InvoiceLine]) -> None:
+        """Insert lines (each carries its `invoice_id`)."""
+        ...
+
+    def save(self, invoice: Invoice) -> None:
+        """Persist an invoice header's status, collection time and totals."""
+        ...
+
+    def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
+        """Persist the mutable fields of existing lines (quantity, credits, totals, status)."""
+        ...
+
+    def remove_lines(self, line_ids: Sequence[str]) -> None:
+        """Delete the lines `line_ids` (a run linked to one keeps its row; its link is nulled)."""
+        ...
+
+    def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
+        """The invoice with its lines; with `lock`, hold its row lock. `NotFoundError`."""
+        ...
+
+    def get_line(self, line_id: str) -> InvoiceLine | None:
+        """The line `line_id`, if it exists."""
+        ...
+
+    def pending_lines(self, customer_id: str) -> list[InvoiceLine]:
+        """The customer's gathering lines, oldest first."""
+        ...
+
+    def list(self, customer_id: str | None = None) -> list[Invoice]:
+        """Standard invoices (all, or one customer's), oldest first, with their lines."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction and the repositories that work inside it."""
+
+    customers: CustomerRepository
+    features: FeatureRepository
+    usage: UsageRepository
+    credits: CreditRepository
+    charges: ChargeRepository
+    history: TransitionLog
+    invoices: InvoiceRepository
+
+    def __enter__(self) -> Self:
+        """Begin the transaction (a write transaction, so locks can be taken)."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Roll back unless `commit` was called; translate database errors."""
+        ...
+
+    def commit(self) -> None:
+        """Make every write of this unit of work durable."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a new unit of work."""
+
+    def __call__(self) -> UnitOfWork:
+        """A fresh, not yet entered, unit of work."""
+        ...

@@ -1,0 +1,249 @@
+"""The SQL tables, as SQLModel ``table=True`` classes: one class per table, columns and indexes.
+
+This module owns the shape of each row as the repositories read and write it. These classes are
+not domain models and never leave `persistence.sql`: `mapping` turns them into validated domain
+models and back. Enums are stored as their string values, money as `ExactDecimal`, instants as
+`UtcDateTime`, prices and other structured values as JSON text. The schema itself is created
+by the Alembic migrations only; these classes must describe exactly what they create.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from persistence.sql.types import ExactDecimal, UtcDateTime
+
+_NOT_ARCHIVED = text("archived_at IS NULL")
+_GATHERING = text("kind = 'gathering'")
+
+
+class CustomerRow(SQLModel, table=True):
+    """A row of ``customers``."""
+
+    __tablename__ = "customers"
+
+    id: str = Field(primary_key=True)
+    name: str
+    currency: str
+    collection_interval: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class FeatureRow(SQLModel, table=True):
+    """A row of ``features``: at most one unarchived row per key (a partial unique index)."""
+
+    __tablename__ = "features"
+    __table_args__ = (
+        Index(
+            "ux_features_key_live",
+            "key",
+            unique=True,
+            sqlite_where=_NOT_ARCHIVED,
+            postgresql_where=_NOT_ARCHIVED,
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    key: str
+    name: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    archived_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class UsageEventRow(SQLModel, table=True):
+    """A row of ``usage_events``."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        Index(
+            "ix_usage_events_customer_id_feature_key_event_time",
+            "customer_id",
+            "feature_key",
+            "event_time",
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id")
+    feature_key: str
+    value: Decimal = Field(sa_type=ExactDecimal)
+    event_time: datetime = Field(sa_type=UtcDateTime)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class CreditGrantRow(SQLModel, table=True):
+    """A row of ``credit_grants``."""
+
+    __tablename__ = "credit_grants"
+    __table_args__ = (Index("ix_credit_grants_customer_id", "customer_id"),)
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id")
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    granted_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ChargeRow(SQLModel, table=True):
+    """A row of ``charge_usage_based``: the charge's intent and state columns.
+
+    `current_realization_run_id` has no foreign key: runs reference their charge, so one back
+    would be circular.
+    """
+
+    __tablename__ = "charge_usage_based"
+    __table_args__ = (
+        Index("ix_charge_usage_based_advance_after_id", "advance_after", "id"),
+        Index("ix_charge_usage_based_customer_id", "customer_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id")
+    name: str
+    currency: str
+    feature_key: str
+    service_period_from: datetime = Field(sa_type=UtcDateTime)
+    service_period_to: datetime = Field(sa_type=UtcDateTime)
+    invoice_at: datetime = Field(sa_type=UtcDateTime)
+    settlement_mode: str
+    price: str = Field(sa_type=Text)
+    status: str
+    advance_after: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    current_realization_run_id: str | None = None
+    feature_id: str | None = None
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class RunRow(SQLModel, table=True):
+    """A row of ``charge_usage_based_runs``; `line_id` is unique and nulled with its line."""
+
+    __tablename__ = "charge_usage_based_runs"
+    __table_args__ = (
+        Index("ix_charge_usage_based_runs_charge_id", "charge_id"),
+        Index("ux_charge_usage_based_runs_line_id", "line_id", unique=True),
+    )
+
+    id: str = Field(primary_key=True)
+    charge_id: str = Field(foreign_key="charge_usage_based.id")
+    type: str
+    feature_id: str
+    asof: datetime = Field(sa_type=UtcDateTime)
+    collection_end: datetime = Field(sa_type=UtcDateTime)
+    line_id: str | None = Field(
+        default=None,
+        sa_column_args=[
+            ForeignKey(
+                "billing_invoice_lines.id",
+                name="fk_charge_usage_based_runs_line_id",
+                ondelete="SET NULL",
+            )
+        ],
+    )
+    meter_value: Decimal = Field(sa_type=ExactDecimal)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    credits_total: Decimal = Field(sa_type=ExactDecimal)
+    total: Decimal = Field(sa_type=ExactDecimal)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AllocationRow(SQLModel, table=True):
+    """A row of ``charge_usage_based_run_credit_allocations``.
+
+    `seq` numbers a run's allocations 1, 2, 3... in the order they were added.
+    """
+
+    __tablename__ = "charge_usage_based_run_credit_allocations"
+    __table_args__ = (
+        UniqueConstraint(
+            "run_id", "seq", name="ux_charge_usage_based_run_credit_allocations_run_id_seq"
+        ),
+        Index("ix_charge_usage_based_run_credit_allocations_grant_id", "grant_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    run_id: str = Field(foreign_key="charge_usage_based_runs.id")
+    seq: int
+    charge_id: str = Field(foreign_key="charge_usage_based.id")
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    grant_id: str | None = Field(default=None, foreign_key="credit_grants.id")
+    corrects_allocation_id: str | None = Field(
+        default=None, foreign_key="charge_usage_based_run_credit_allocations.id"
+    )
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class TransitionRow(SQLModel, table=True):
+    """A row of ``charge_transitions``, the audit log; `id` orders a charge's transitions."""
+
+    __tablename__ = "charge_transitions"
+    __table_args__ = (Index("ix_charge_transitions_charge_id_id", "charge_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charge_id: str = Field(foreign_key="charge_usage_based.id")
+    from_status: str
+    to_status: str
+    trigger: str
+    arguments: str = Field(sa_type=Text)
+    at: datetime = Field(sa_type=UtcDateTime)
+
+
+class InvoiceRow(SQLModel, table=True):
+    """A row of ``billing_invoices``: at most one gathering invoice per customer and currency."""
+
+    __tablename__ = "billing_invoices"
+    __table_args__ = (
+        Index("ix_billing_invoices_customer_id", "customer_id"),
+        Index(
+            "ux_billing_invoices_gathering",
+            "customer_id",
+            "currency",
+            unique=True,
+            sqlite_where=_GATHERING,
+            postgresql_where=_GATHERING,
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id")
+    currency: str
+    kind: str
+    status: str | None = None
+    collection_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    credits_total: Decimal = Field(sa_type=ExactDecimal)
+    total: Decimal = Field(sa_type=ExactDecimal)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class InvoiceLineRow(SQLModel, table=True):
+    """A row of ``billing_invoice_lines``; deleting its invoice deletes it."""
+
+    __tablename__ = "billing_invoice_lines"
+    __table_args__ = (
+        Index("ix_billing_invoice_lines_invoice_id", "invoice_id"),
+        Index("ix_billing_invoice_lines_charge_id", "charge_id"),
+        Index("ix_billing_invoice_lines_customer_id_status", "customer_id", "status"),
+    )
+
+    id: str = Field(primary_key=True)
+    invoice_id: str = Field(foreign_key="billing_invoices.id", ondelete="CASCADE")
+    customer_id: str = Field(foreign_key="customers.id")
+    currency: str
+    engine: str
+    status: str
+    charge_id: str | None = Field(default=None, foreign_key="charge_usage_based.id")
+    name: str
+    service_period_from: datetime = Field(sa_type=UtcDateTime)
+    service_period_to: datetime = Field(sa_type=UtcDateTime)
+    invoice_at: datetime = Field(sa_type=UtcDateTime)
+    price: str = Field(sa_type=Text)
+    quantity: Decimal = Field(sa_type=ExactDecimal)
+    credits_applied: str = Field(sa_type=Text)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    credits_total: Decimal = Field(sa_type=ExactDecimal)
+    total: Decimal = Field(sa_type=ExactDecimal)
+    created_at: datetime = Field(sa_type=UtcDateTime)

@@ -1,0 +1,87 @@
+"""Column types that keep money exact and instants in UTC on both SQLite and PostgreSQL.
+
+This module owns how a `Decimal` and an aware `datetime` are written to and read from a column.
+It must not know any table, and it must not round or normalize values: what goes in comes back
+equal. The migrations use these types too, so changing what DDL they emit needs a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Numeric, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+_SQLITE_INSTANT_WIDTH = len("2026-01-01 00:00:00.000000")
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A `Decimal` stored exactly: unconstrained ``NUMERIC`` on PostgreSQL (it keeps the scale it
+    was given, so ``10.00`` reads back as ``10.00``), decimal text on SQLite.
+
+    SQLite has no decimal type and SQLAlchemy's `Numeric` would go through a float there, so
+    SQLite gets the `str` of the Decimal and reads it back with `Decimal(text)`. Text does not
+    sort or sum numerically: sum such columns in Python on SQLite.
+    """
+
+    impl = Numeric()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Text on SQLite, unconstrained ``NUMERIC`` elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """The Decimal itself, or its exact text on SQLite."""
+        if value is None or dialect.name != "sqlite":
+            return value
+        return str(value)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> Decimal | None:
+        """The stored value as a Decimal (parsed from text on SQLite)."""
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware instant, always read back as an aware UTC `datetime`.
+
+    PostgreSQL stores ``TIMESTAMP WITH TIME ZONE``. SQLite stores the naive UTC time as fixed-width
+    text (``2026-01-01 00:00:00.000000``), so comparing and ordering it in SQL is correct.
+    A naive `datetime` is refused: the engine never guesses a time zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Fixed-width text on SQLite, ``TIMESTAMP WITH TIME ZONE`` elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(_SQLITE_INSTANT_WIDTH))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        """The instant in UTC (as fixed-width naive text on SQLite); `ValueError` if naive."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
+        utc = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return utc
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        """The stored instant as an aware UTC datetime."""
+        if value is None:
+            return None
+        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if instant.tzinfo is None:
+            return instant.replace(tzinfo=UTC)  # SQLite text is naive UTC
+        return instant.astimezone(UTC)

@@ -1,0 +1,19 @@
+"""The names of the charge actions the specs refer to; `engines.charge_actions` implements them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ChargeAction(StrEnum):
+    """An action a charge machine asks the engine to perform (lifecycle.md sections 3-5)."""
+
+    SYNC_FEATURE_ID = "sync feature id"
+    ADVANCE_AFTER_PERIOD_TO = "advance after period to"
+    ADVANCE_AFTER_COLLECTION_END = "advance after collection end"
+    CLEAR_ADVANCE_AFTER = "clear advance after"
+    START_FINAL_REALIZATION_RUN = "start final realization run"
+    FINALIZE_REALIZATION_RUN = "finalize realization run"
+    START_INVOICE_CREATED_RUN = "start invoice-created run"
+    FINALIZE_INVOICE_CREATED_RUN = "finalize invoice-created run"
+    DELETE_CHARGE = "delete charge"

@@ -1,0 +1,150 @@
+"""The one binding of a machine spec to `transitions`.
+
+`BoundMachine` builds one `transitions.Machine` per spec, once (no model registered on it,
+``auto_transitions=False``). A subject is bound at its persisted status by wrapping it in a
+small slotted proxy for the duration of one trigger; no `Machine` is constructed per subject
+and no subject is ever registered on the shared machine, so nothing leaks between calls.
+
+A refused trigger never returns a silent ``False``: an unknown trigger or one with no row from
+the status raises `TriggerNotPermittedError`; a row whose guard fails raises `GuardFailedError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Generic, cast
+
+from transitions import EventData, Machine, MachineError
+
+from domain.errors import GuardFailedError, TriggerNotPermittedError
+from statemachines.spec import A, Guard, MachineSpec, Row, S, Subject, T
+
+Perform = Callable[[A, Mapping[str, Any]], None]
+"""Runs one entry action with the trigger's arguments."""
+
+
+class _Binding(Generic[S, A, Subject]):
+    """What the shared machine sees as its model during one trigger."""
+
+    __slots__ = ("now", "perform", "state", "subject")
+
+    def __init__(
+        self, state: S, subject: Subject, now: datetime, perform: Perform[A] | None
+    ) -> None:
+        self.state = state
+        self.subject = subject
+        self.now = now
+        self.perform = perform
+
+
+def _guard_condition(guard: Guard[Subject]) -> Callable[[EventData], bool]:
+    def condition(event: EventData) -> bool:
+        binding = cast(_Binding[Any, Any, Subject], event.model)
+        return guard.check(binding.subject, binding.now)
+
+    return condition
+
+
+def _entry_callback(actions: tuple[A, ...]) -> Callable[[EventData], None]:
+    def enter(event: EventData) -> None:
+        binding = cast(_Binding[Any, A, Any], event.model)
+        if binding.perform is None:
+            raise RuntimeError("entry actions fired without an action runner")
+        for action in actions:
+            binding.perform(action, event.kwargs)
+
+    return enter
+
+
+class BoundMachine(Generic[S, T, A, Subject]):
+    """A spec bound to its single `transitions.Machine`; cheap to apply to any subject.
+
+    `identify` gives a subject's id and `subject` its kind ("charge", "invoice") for errors.
+    """
+
+    def __init__(
+        self,
+        spec: MachineSpec[S, T, A, Subject],
+        identify: Callable[[Subject], str],
+        subject: str,
+    ) -> None:
+        self.spec = spec
+        self._identify = identify
+        self._subject = subject
+        self._machine = Machine(
+            model=None,
+            states=list(spec.statuses),
+            initial=spec.initial,
+            auto_transitions=False,
+            send_event=True,
+            ignore_invalid_triggers=False,
+        )
+        for row in spec.rows:
+            self._machine.add_transition(
+                trigger=row.trigger.value,
+                source=row.source,
+                dest=row.dest,
+                conditions=[_guard_condition(guard) for guard in row.guards],
+                after=[_entry_callback(row.entry)] if row.entry else [],
+            )
+
+    def permits(self, subject: Subject, status: S, trigger: T, now: datetime) -> bool:
+        """Whether `trigger` may fire from `status` now (a row exists and its guards pass)."""
+        return self._first_passing(subject, status, trigger, now) is not None
+
+    def fire(
+        self,
+        subject: Subject,
+        status: S,
+        trigger: T,
+        now: datetime,
+        perform: Perform[A],
+        arguments: Mapping[str, Any] | None = None,
+    ) -> S:
+        """Fire `trigger` at `subject` standing in `status`; return the status it moved to.
+
+        Entry actions of the taken row run through `perform` with `arguments`. Raises
+        `TriggerNotPermittedError` or `GuardFailedError`; then no action has run.
+        """
+        binding: _Binding[S, A, Subject] = _Binding(status, subject, now, perform)
+        event = self._machine.events.get(trigger.value)
+        if event is None:
+            raise self._not_permitted(subject, status, trigger)
+        try:
+            moved = event.trigger(binding, **(arguments or {}))
+        except MachineError as error:
+            raise self._not_permitted(subject, status, trigger) from error
+        if not moved:
+            raise GuardFailedError(
+                self._identify(subject),
+                status.value,
+                trigger.value,
+                self._failing_guard(subject, status, trigger, now),
+                subject=self._subject,
+            )
+        return binding.state
+
+    def _first_passing(
+        self, subject: Subject, status: S, trigger: T, now: datetime
+    ) -> Row[S, T, A, Subject] | None:
+        for row in self.spec.rows_from(status, trigger):
+            if all(guard.check(subject, now) for guard in row.guards):
+                return row
+        return None
+
+    def _failing_guard(self, subject: Subject, status: S, trigger: T, now: datetime) -> str:
+        for row in self.spec.rows_from(status, trigger):
+            for guard in row.guards:
+                if not guard.check(subject, now):
+                    return guard.name
+        return "unknown"
+
+    def _not_permitted(self, subject: Subject, status: S, trigger: T) -> TriggerNotPermittedError:
+        return TriggerNotPermittedError(
+            self._identify(subject),
+            status.value,
+            trigger.value,
+            f"{self.spec.name} has no {trigger.value!r} transition from {status.value!r}",
+            subject=self._subject,
+        )

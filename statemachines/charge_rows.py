@@ -1,0 +1,32 @@
+"""What both charge machines share: the row into `active` at the start of the service period,
+the activation actions of `active`, and `delete` from every status but `deleted`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from domain.charge import UsageBasedCharge
+from domain.statuses import ChargeStatus
+from domain.triggers import Trigger
+from statemachines.actions import ChargeAction
+from statemachines.charge_guards import INSIDE_SERVICE_PERIOD
+from statemachines.spec import Row
+
+ChargeRow = Row[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
+
+ACTIVATE = ChargeRow(
+    Trigger.NEXT, ChargeStatus.CREATED, ChargeStatus.ACTIVE, guards=(INSIDE_SERVICE_PERIOD,)
+)
+"""``created --next[inside service period]--> active``."""
+
+ACTIVE_ACTIVATION = (ChargeAction.SYNC_FEATURE_ID, ChargeAction.ADVANCE_AFTER_PERIOD_TO)
+"""Entering `active`: sync the feature id, come back when the service period ends."""
+
+
+def delete_rows(statuses: Iterable[ChargeStatus]) -> tuple[ChargeRow, ...]:
+    """``status --delete--> deleted`` for every status but `deleted`, deleting the charge."""
+    return tuple(
+        ChargeRow(Trigger.DELETE, status, ChargeStatus.DELETED, entry=(ChargeAction.DELETE_CHARGE,))
+        for status in statuses
+        if status is not ChargeStatus.DELETED
+    )

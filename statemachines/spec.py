@@ -1,0 +1,72 @@
+"""The shape of a machine spec: transitions as rows, activation actions per status.
+
+A spec is plain, immutable data. Guards are named pure functions of (subject, now); actions are
+names that the engine implements. Two kinds of actions exist (lifecycle.md section 3):
+
+- **entry actions** belong to a row and run while the transition enters its destination; they
+  receive the trigger's argument;
+- **activation actions** belong to a status and run after every successful transition into it
+  (fire, then activate); they take no argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+S = TypeVar("S", bound=StrEnum)  # status
+T = TypeVar("T", bound=StrEnum)  # trigger
+A = TypeVar("A", bound=StrEnum)  # action name
+Subject = TypeVar("Subject")
+
+
+@dataclass(frozen=True)
+class Guard(Generic[Subject]):
+    """A named condition on (subject, now); the name labels diagrams and error messages."""
+
+    name: str
+    check: Callable[[Subject, datetime], bool]
+
+
+@dataclass(frozen=True)
+class Row(Generic[S, T, A, Subject]):
+    """``source --trigger[guards]--> dest``, running `entry` actions on the way in."""
+
+    trigger: T
+    source: S
+    dest: S
+    guards: tuple[Guard[Subject], ...] = ()
+    entry: tuple[A, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineSpec(Generic[S, T, A, Subject]):
+    """A lifecycle: its statuses, initial and terminal statuses, rows and activation actions.
+
+    `meta` maps each status to its meta status; `continuation` is the trigger that "advance until
+    stable" fires repeatedly.
+    """
+
+    name: str
+    statuses: tuple[S, ...]
+    initial: S
+    terminal: frozenset[S]
+    rows: tuple[Row[S, T, A, Subject], ...]
+    continuation: T
+    meta: Callable[[S], StrEnum]
+    activation: Mapping[S, tuple[A, ...]] = field(default_factory=dict)
+
+    def activation_of(self, status: S) -> tuple[A, ...]:
+        """The activation actions of `status` (none for most)."""
+        return self.activation.get(status, ())
+
+    def triggers(self) -> tuple[T, ...]:
+        """The triggers this spec uses, in first-use order."""
+        return tuple(dict.fromkeys(row.trigger for row in self.rows))
+
+    def rows_from(self, status: S, trigger: T) -> tuple[Row[S, T, A, Subject], ...]:
+        """The rows leaving `status` on `trigger`, in spec order."""
+        return tuple(row for row in self.rows if row.source == status and row.trigger == trigger)
