@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test check lint typecheck contracts bench demo clean
+.PHONY: install test check lint typecheck contracts diagrams diagrams-check bench demo clean
 
 install: $(STAMP)
 
@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
 	touch $(STAMP)
 
 test: install
@@ -27,14 +28,19 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-check: lint typecheck contracts test
+diagrams: install
+	$(BIN)/python -m chargeflow.diagrams --out diagrams
+
+diagrams-check: install
+	$(BIN)/python -m chargeflow.diagrams --check --out diagrams
+
+check: lint typecheck contracts diagrams-check test
 
 bench: install
 	$(BIN)/python -m benchmarks.bench
 
 demo: install
-	rm -f chargeflow-demo.db
-	$(BIN)/python -m chargeflow.demo --database-url sqlite:///chargeflow-demo.db
+	$(BIN)/chargeflow demo --database chargeflow-demo.db --diagrams demo-diagrams
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info chargeflow-demo.db
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info chargeflow-demo.db demo-diagrams

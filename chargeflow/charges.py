@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -60,9 +61,12 @@ class Charges:
         moved = self._engine.advance(charge_id)
         return [moved] if moved else []
 
-    def advance_due(self, batch_size: int = 500) -> AdvanceReport:
-        """Advance every charge whose `advance_after` has come."""
-        return self._engine.advance_due(batch_size)
+    def advance_due(
+        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+    ) -> AdvanceReport:
+        """Advance every charge whose `advance_after` has come; `visited(charge_id)` is called
+        after each charge is handled."""
+        return self._engine.advance_due(batch_size, visited)
 
     def fire(self, charge_id: str, trigger: Trigger | str, **arguments: Any) -> UsageBasedCharge:
         """Fire one trigger with its arguments, e.g. ``fire(id, "delete", policy="correct")``."""

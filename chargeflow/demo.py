@@ -2,20 +2,20 @@
 
 After each step it prints the clock, the action, the charge's status, its run (as of, meter
 value, credits, total), the invoice line id and the run's `line_id`. Run it with `make demo`
-or ``python -m chargeflow.demo --database-url sqlite:///demo.db``.
+or ``chargeflow demo``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from chargeflow.app import App, open_app
+from chargeflow.diagrams import write_charge_diagram
 from domain.charge import UsageBasedCharge
 from domain.clock import FrozenClock
 from domain.timestamps import format_instant
@@ -181,20 +181,19 @@ def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) 
     return walk.charge_id
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run both walkthroughs on `--database-url` (default: a fresh in-memory database)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default="sqlite://")
-    arguments = parser.parse_args(argv)
+def run(database: Path, console: Console, diagrams: Path) -> None:
+    """Walk both worked examples on a fresh SQLite file at `database` (replaced if it exists),
+    then write each charge's diagram, its path highlighted, into `diagrams`."""
+    database.unlink(missing_ok=True)
     clock = FrozenClock("2025-12-01T00:00:00Z")
-    app = open_app(arguments.database_url, clock=clock)
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    app = open_app(f"sqlite:///{database}", clock=clock)
     try:
-        credit_only_example(app, clock, console)
-        credit_then_invoice_example(app, clock, console)
+        charge_ids = [
+            credit_only_example(app, clock, console),
+            credit_then_invoice_example(app, clock, console),
+        ]
+        for charge_id in charge_ids:
+            written = write_charge_diagram(app, charge_id, diagrams)
+            console.print(f"diagram of charge {charge_id}: {', '.join(map(str, written))}")
     finally:
         app.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ its own unit of work, so one failing charge neither blocks nor undoes the others
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,11 +103,14 @@ class ChargeEngine:
         now = self._operations.clock.now()
         return [moved for charge_id in charge_ids if (moved := self.advance(charge_id, now=now))]
 
-    def advance_due(self, batch_size: int = 500) -> AdvanceReport:
+    def advance_due(
+        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+    ) -> AdvanceReport:
         """Advance every charge whose `advance_after` has come, `batch_size` ids at a time.
 
         Each charge is visited at most once per sweep (keyset pagination), each in its own unit
-        of work; a charge that fails is reported in `failed` and the sweep goes on.
+        of work; a charge that fails is reported in `failed` and the sweep goes on. `visited`
+        is called with each charge id once it has been handled (for progress displays).
         """
         now = self._operations.clock.now()
         report = AdvanceReport()
@@ -121,6 +124,8 @@ class ChargeEngine:
                         report.advanced.append(charge_id)
                 except ChargeflowError as error:
                     report.failed[charge_id] = error
+                if visited is not None:
+                    visited(charge_id)
             if len(keys) < batch_size:
                 return report
             after = keys[-1]

@@ -233,6 +233,13 @@ def execute(db: SqlDatabase, sql: str, **params: Any) -> None:
         connection.execute(text(sql), params)
 
 
+def add_run(db: SqlDatabase, run: RealizationRun) -> None:
+    """Add `run` in a unit of work of its own."""
+    with db.unit_of_work() as uow:
+        uow.charges.add_run(run)
+        uow.commit()
+
+
 def table_names(db: SqlDatabase) -> set[str]:
     return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
 
@@ -241,21 +248,23 @@ def table_names(db: SqlDatabase) -> set[str]:
 
 
 def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatabase) -> None:
-    # given a schema migrated from empty, holding data in the core tables
+    # given a schema migrated from empty, holding a run linked to its standard line
     empty_db.upgrade()
     assert table_names(empty_db) == ALL_TABLES
-    seed_charge(empty_db)
+    seed_charge(empty_db, with_line=True)
     with empty_db.unit_of_work() as uow:
-        uow.charges.add_run(a_run())
+        uow.charges.add_run(a_run(line_id="line_1"))
         uow.charges.add_allocation(an_allocation("1.00"))
         uow.commit()
 
-    # when the line link is migrated away and back, the runs keep their rows
+    # when the line link is migrated away and back, the runs and lines keep their rows
     empty_db.downgrade("0002_billing")
     assert "line_id" not in {
         c["name"] for c in inspect(empty_db.engine).get_columns("charge_usage_based_runs")
     }
     empty_db.upgrade()
+    with empty_db.unit_of_work() as uow:
+        assert uow.invoices.get_line("line_1") is not None
     with empty_db.unit_of_work() as uow:
         run = uow.charges.get("chg_1").runs[0]
     assert (run.id, run.line_id, [a.amount for a in run.allocations]) == (
@@ -263,6 +272,13 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
         None,
         [Decimal("1.00")],
     )
+    # and the link is enforced again: a run can be linked to its line, and only to a real line
+    with empty_db.unit_of_work() as uow:
+        run.line_id = "line_1"
+        uow.charges.save_run(run)
+        uow.commit()
+    with pytest.raises(ConflictError):
+        add_run(empty_db, a_run("run_2", line_id="no-such-line"))
 
     # when everything is migrated down to base, every table goes; up again, they are back empty
     empty_db.downgrade("base")

@@ -1,0 +1,157 @@
+"""The `chargeflow` command line, driven as a user would, on both databases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chargeflow.cli import main
+
+PERIOD = ["--from", "2026-01-01T00:00:00Z", "--to", "2026-02-01T00:00:00Z"]
+UNIT = '{"type": "unit", "amount": "1"}'
+
+
+class Cli:
+    """Runs `chargeflow` against one database, returning (exit code, stdout, stderr)."""
+
+    def __init__(self, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.database_url = database_url
+        self.capsys = capsys
+
+    def run(self, *args: str, now: str = "2025-12-01T00:00:00Z") -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(["--database-url", self.database_url, "--now", now, *args])
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def json(self, *args: str, now: str = "2025-12-01T00:00:00Z") -> Any:
+        code, stdout, stderr = self.run("--json", *args, now=now)
+        assert code == 0, stderr
+        return json.loads(stdout)
+
+    def customer(self, *options: str) -> str:
+        """A USD customer and the api_requests feature; the customer's id."""
+        customer = self.json("customers", "create", "--name", "Acme", "--currency", "USD", *options)
+        self.json("features", "create", "--key", "api_requests")
+        return str(customer["id"])
+
+    def charge(
+        self, customer: str, mode: str, price: str, now: str = "2025-12-01T00:00:00Z"
+    ) -> Any:
+        """A charge over January 2026 for api_requests, as JSON."""
+        return self.json("charges", "create", "--customer", customer, "--feature", "api_requests",
+                         *PERIOD, "--mode", mode, "--price", price, now=now)  # fmt: skip
+
+
+@pytest.fixture
+def cli(database_url: str, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(database_url, capsys)
+
+
+def test_a_credit_then_invoice_charge_from_the_terminal(cli: Cli) -> None:
+    customer = cli.customer("--collection-interval", "P2D")
+    cli.json("credits", "grant", customer, "--amount", "5.00")
+    charge = cli.charge(customer, "credit_then_invoice", '{"type": "unit", "amount": 0.10}')
+    assert charge["state"]["status"] == "created"
+    assert charge["intent"]["price"]["amount"] == "0.10"
+    cli.json("usage", "record", customer, "api_requests", "--value", "100",
+             "--event-time", "2026-01-15T00:00:00Z")  # fmt: skip
+    [pending] = cli.json("invoices", "pending", customer, "--list")
+    assert pending["status"] == "gathering"
+
+    [invoice] = cli.json("invoices", "pending", customer, now="2026-02-01T00:00:00Z")
+    [line] = invoice["lines"]
+    assert line["totals"] == {"amount": "10.00", "credits_total": "5.00", "total": "5.00"}
+    shown = cli.json("charges", "show", charge["id"])
+    assert shown["runs"][0]["line_id"] == line["id"]
+    assert shown["state"]["status"] == "active.final_realization.waiting_for_collection"
+
+    collected = cli.json("invoices", "advance", invoice["id"], now="2026-02-03T00:00:00Z")
+    assert collected["status"] == "draft.ready"
+    assert cli.json("invoices", "show", invoice["id"])["totals"]["total"] == "5.00"
+    assert [r["to_status"] for r in cli.json("charges", "history", charge["id"])] == [
+        "active",
+        "active.final_realization.started",
+        "active.final_realization.waiting_for_collection",
+        "active.final_realization.processing",
+        "active.final_realization.completed",
+    ]
+    code, stdout, _ = cli.run("invoices", "list")
+    assert code == 0
+    assert invoice["id"] in stdout
+
+
+def test_bulk_advance_shows_progress_and_a_summary(cli: Cli) -> None:
+    customer = cli.customer()
+    for _ in range(3):
+        cli.charge(customer, "credit_only", UNIT, now="2026-01-10T00:00:00Z")
+    code, stdout, stderr = cli.run("charges", "advance", "--due", now="2026-02-01T00:01:00Z")
+    assert code == 0, stderr
+    assert "advanced 3 charge(s), 0 failed" in stdout
+    listed = cli.json("charges", "list", "--customer", customer)
+    # no collection interval: one sweep realizes and finalizes them
+    assert {c["state"]["status"] for c in listed} == {"final"}
+    code, stdout, _ = cli.run("charges", "show", listed[0]["id"])
+    assert code == 0
+    assert "final" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["charges", "show", "nope"], "charge 'nope' not found"),
+        (["customers", "create", "--name", "Acme", "--currency", "XYZ"], "unknown currency"),
+        (["charges", "advance"], "exactly one of CHARGE_ID, --customer or --due"),
+        (["charges", "fire", "x", "next", "--arg", "oops"], "--arg takes key=value"),
+    ],
+)
+def test_a_user_error_prints_one_line_and_exits_1(cli: Cli, args: list[str], message: str) -> None:
+    code, stdout, stderr = cli.run(*args)
+    assert code == 1
+    assert stdout == ""
+    assert message in stderr
+    assert stderr.startswith("error:")
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_refused_trigger_names_charge_status_and_trigger(cli: Cli) -> None:
+    charge = cli.charge(cli.customer(), "credit_only", UNIT)["id"]
+    code, _, stderr = cli.run("charges", "fire", charge, "invoice_created", "--arg", "line_id=l")
+    assert code == 1
+    assert f"trigger not permitted: charge '{charge}' in status 'created'" in stderr
+    code, _, stderr = cli.run("charges", "fire", charge, "delete", "--arg", "policy=ignore")
+    assert code == 0, stderr
+
+
+def test_a_usage_error_exits_2_without_a_traceback(cli: Cli) -> None:
+    code, _, stderr = cli.run("charges", "create", "--customer", "x")
+    assert code == 2
+    assert "Missing option" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_bad_now_is_a_user_error(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--database-url", database_url, "--now", "yesterday", "charges", "list"])
+    assert code == 1
+    assert "not an ISO-8601 timestamp: 'yesterday'" in capsys.readouterr().err
+
+
+def test_a_charge_diagram_marks_its_status_and_path(cli: Cli, tmp_path: Any) -> None:
+    charge = cli.charge(cli.customer(), "credit_only", UNIT, now="2026-01-10T00:00:00Z")["id"]
+    code, mermaid, stderr = cli.run("diagram", "--charge", charge)
+    assert code == 0, stderr
+    assert "created --> active : next [inside service period] (step 1)" in mermaid
+    assert "class active current" in mermaid
+    svg = tmp_path / "charge.svg"
+    code, _, stderr = cli.run("diagram", "--charge", charge, "--format", "svg", "--out", str(svg))
+    assert code == 0, stderr
+    assert svg.read_text().lstrip().startswith("<?xml")
+    code, dot, _ = cli.run("diagram", "--machine", "invoice", "--format", "dot")
+    assert code == 0
+    assert 'digraph "invoice" {' in dot
+    code, _, stderr = cli.run("diagram", "--machine", "nope")
+    assert code == 1
+    assert "unknown machine 'nope'" in stderr
