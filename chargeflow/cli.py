@@ -29,8 +29,10 @@ from chargeflow.presenting import (
     lines_table,
     show_charge,
 )
+from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
 from domain.clock import Clock, FrozenClock, SystemClock
 from domain.errors import ChargeflowError, InvalidInputError
+from domain.timestamps import format_instant
 from statemachines.diagrams import render_dot, render_mermaid
 from statemachines.registry import SPECS
 
@@ -408,6 +410,37 @@ def diagram(
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}")
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+@scenario_cli.command("run")
+def scenario_run(
+    scenario_file: Annotated[Path, typer.Argument(help="A scenario YAML file.")],
+    database: Annotated[
+        str, typer.Option(help="Where to run it (default: a fresh in-memory database).")
+    ] = "sqlite://",
+) -> None:
+    """Run a scenario step by step, printing each step; a failing step shows what differed."""
+    scenario = load_scenario(scenario_file)
+    clock = FrozenClock(scenario.clock)
+    app = open_app(database, clock=clock)
+
+    def report(step: StepReport) -> None:
+        out.print(f"[bold]step {step.index}[/] {step.action} at {format_instant(step.clock)}")
+        for line in step.summary():
+            out.print(f"    {line}", highlight=False)
+
+    out.print(f"[bold]scenario {scenario.name}[/]")
+    try:
+        run_scenario(scenario, app, clock, on_step=report)
+    except ScenarioFailure as failure:
+        err.print(f"[red]FAILED[/] {failure}", highlight=False)
+        raise typer.Exit(1) from failure
+    finally:
+        app.close()
+    out.print(f"[green]passed[/] {len(scenario.steps)} steps")
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ class MachineDefinitionError(ChargeflowError):
 
 
 class ChargeError(ChargeflowError):
-    """A refused operation on one charge; carries the charge id, its status and the trigger."""
+    """A refused operation on one charge; carries the charge id, the status the refused
+    transition started from and the trigger, as plain strings (enum members are accepted)."""
 
     reason = "charge operation refused"
 
@@ -104,6 +105,7 @@ class ChargeError(ChargeflowError):
         *,
         subject: str = "charge",
     ) -> None:
+        status, trigger = str(status), None if trigger is None else str(trigger)
         message = f"{self.reason}: {subject} {charge_id!r} in status {status!r}"
         if trigger is not None:
             message += f", trigger {trigger!r}"

@@ -58,9 +58,10 @@ def fire(
         perform(op, charge, trigger, action, entry_arguments)
 
     dest = machine.fire(charge, source, trigger, op.now, run_entry, arguments)
-    charge.state.status = dest
     for action in machine.spec.activation_of(dest):
         perform(op, charge, trigger, action, {})
+    # Set only now, so an action's error names the status the refused transition started from.
+    charge.state.status = dest
     op.uow.charges.save_state(charge)
     op.uow.history.record(
         TransitionRecord(

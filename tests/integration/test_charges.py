@@ -4,6 +4,7 @@ and every due charge, features re-registered, deletion, loading what the databas
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from domain.errors import (
     CorruptRecordError,
     InvalidInputError,
     InvalidTriggerArgumentError,
+    NegativeTotalError,
     NotFoundError,
     TriggerNotPermittedError,
 )
@@ -258,3 +260,19 @@ def test_a_status_outside_its_mode_machine_is_rejected_when_bound(
         )
     with pytest.raises(CorruptRecordError, match="credit_then_invoice"):
         app.charges.advance(charge_id)
+
+
+def test_an_error_during_activation_names_the_status_the_transition_started_from(
+    app: App, clock: FrozenClock, snapshot: Snapshot
+) -> None:
+    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    who = app.charges.get(charge_id).intent.customer_id
+    app.usage.record(who, FEATURE, value=-50, event_time="2026-01-20T00:00:00Z")
+    clock.set("2026-02-01T12:00:00Z")
+    before = snapshot()
+    with pytest.raises(NegativeTotalError) as refused:
+        app.charges.advance(charge_id)
+    assert (refused.value.status, refused.value.trigger) == ("active", "next")
+    assert "in status 'active', trigger 'next'" in str(refused.value)
+    assert refused.value.amount == Decimal("-40.00")
+    assert snapshot() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,3 +156,48 @@ def test_a_charge_diagram_marks_its_status_and_path(cli: Cli, tmp_path: Any) -> 
     code, _, stderr = cli.run("diagram", "--machine", "nope")
     assert code == 1
     assert "unknown machine 'nope'" in stderr
+
+
+SCENARIOS = Path(__file__).parents[1] / "scenarios"
+
+
+def test_scenario_run_prints_each_step_and_passes(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = SCENARIOS / "credit_then_invoice_worked_example.yaml"
+    assert main(["scenario", "run", str(path), "--database", database_url]) == 0
+    printed = capsys.readouterr().out
+    assert "step 1 create_customer" in printed
+    assert "active.final_realization.completed" in printed
+    assert "passed" in printed
+
+
+def test_scenario_run_fails_with_a_readable_diff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (SCENARIOS / "credit_only_worked_example.yaml").read_text()
+    assert "meter_value: 11" in text
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("meter_value: 11", "meter_value: 12"))
+    assert main(["scenario", "run", str(wrong)]) == 1
+    failure = capsys.readouterr().err
+    assert "FAILED" in failure
+    assert "meter_value: expected 12, got 11" in failure
+
+
+def test_a_malformed_scenario_names_the_step_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "name: broken\nclock: 2025-12-01T00:00:00Z\nsteps:\n"
+        "  - create_customer: {as: acme, name: Acme, currency: USD}\n"
+        "  - create_charge: {as: c, customer: acme, feature_key: f,"
+        " service_period: [2026-01-01T00:00:00Z], settlement_mode: credit_only,"
+        " price: {type: unit, amount: 1}}\n"
+    )
+    assert main(["scenario", "run", str(broken)]) == 1
+    error = capsys.readouterr().err
+    assert "step 2 (create_charge)" in error
+    assert "service_period" in error
+    assert "Traceback" not in error
