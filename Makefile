@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+	command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq graphviz; } \
+		|| { echo "Graphviz's dot is needed for SVG diagrams: install graphviz (e.g. sudo apt-get install graphviz)"; exit 1; }
 	touch $(STAMP)
 
 test: install
