@@ -7,7 +7,6 @@ the lifecycle state the machine moves, and the runs created while realizing it.
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -84,7 +83,3 @@ class UsageBasedCharge(BaseModel):
         """The run `state.current_run_id` points at, if any."""
         run_id = self.state.current_run_id
         return next((run for run in self.runs if run.id == run_id), None) if run_id else None
-
-    def is_due(self, now: datetime) -> bool:
-        """Whether the advance worker should look at this charge at `now`."""
-        return self.state.advance_after is not None and self.state.advance_after <= now

@@ -8,7 +8,7 @@ the customer's balance negative).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,8 +53,3 @@ def remaining_by_allocation(allocations: Iterable[CreditAllocation]) -> dict[str
             corrected = allocation.corrects_allocation_id
             remaining[corrected] = remaining.get(corrected, ZERO) + allocation.amount
     return remaining
-
-
-def net_total(allocations: Sequence[CreditAllocation]) -> Decimal:
-    """The net credit applied: allocations minus corrections."""
-    return sum((allocation.amount for allocation in allocations), ZERO)

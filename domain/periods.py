@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,7 +31,3 @@ class Period(BaseModel):
         if self.start > self.end:
             raise ValueError(f"period from {self.start} is after to {self.end}")
         return self
-
-    def contains(self, instant: datetime) -> bool:
-        """Whether ``start <= instant < end``."""
-        return self.start <= instant < self.end
