@@ -13,8 +13,13 @@ M = TypeVar("M", bound=BaseModel)
 
 def build(model: type[M], **fields: Any) -> M:
     """`model(**fields)`, raising `InvalidInputError` (naming each bad field) if it is invalid."""
+    return validated(model, fields)
+
+
+def validated(model: type[M], data: object) -> M:
+    """`data` validated as `model`, raising `InvalidInputError` (naming each bad field)."""
     try:
-        return model.model_validate(fields)
+        return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or model.__name__}: {issue['msg']}"

@@ -29,7 +29,7 @@ from domain.money import ZERO
 from domain.periods import Period
 from domain.runs import Totals
 from domain.timestamps import format_instant, to_instant
-from domain.validation import build
+from domain.validation import build, validated
 from engines.gathering import gathering_invoice
 from engines.line_engines import LINE_ENGINES
 from engines.operation import Operation, Operations
@@ -58,7 +58,7 @@ class BillingEngine:
         the customer's gathering invoice. Usage-based lines come from charges only."""
         with self._operations() as op:
             customer = op.uow.customers.get(customer_id)
-            period = build(Period, **{"from": service_period[0], "to": service_period[1]})
+            period = validated(Period, service_period)
             line = build(
                 InvoiceLine,
                 invoice_id=gathering_invoice(op, customer_id, customer.currency).id,

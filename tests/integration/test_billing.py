@@ -356,3 +356,23 @@ def test_the_schema_holds_the_line_link_constraints(app: App) -> None:
         if index["column_names"] == ["line_id"]
     ]
     assert unique and unique[0]["unique"]
+
+
+@pytest.mark.parametrize(
+    "service_period",
+    [None, ("2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z"), ("2026-01-01T00:00:00Z",)],
+)
+def test_a_line_with_a_malformed_service_period_is_refused(
+    app: App, snapshot: Snapshot, service_period: Any
+) -> None:
+    who = customer(app)
+    before = snapshot()
+    with pytest.raises(InvalidInputError, match="invalid Period"):
+        app.billing.add_line(
+            who.id,
+            engine="charge_flatfee",
+            name="Platform fee",
+            price={"type": "flat", "amount": "20"},
+            service_period=service_period,
+        )
+    assert snapshot() == before

@@ -276,3 +276,18 @@ def test_an_error_during_activation_names_the_status_the_transition_started_from
     assert "in status 'active', trigger 'next'" in str(refused.value)
     assert refused.value.amount == Decimal("-40.00")
     assert snapshot() == before
+
+
+def test_advance_due_tells_the_caller_about_every_charge_it_visits(
+    app: App, clock: FrozenClock
+) -> None:
+    who, other = customer(app), customer(app, feature=False)
+    clock.set("2026-01-01T00:00:00Z")
+    good = charge(app, who.id, CO).id
+    bad = charge(app, other.id, CO).id
+    app.usage.record(other.id, FEATURE, value=-5, event_time="2026-01-02T00:00:00Z")
+    clock.set("2026-02-01T00:00:00Z")
+    visited: list[str] = []
+    report = app.charges.advance_due(batch_size=1, visited=visited.append)
+    assert sorted(visited) == sorted([good, bad])
+    assert (report.advanced, list(report.failed)) == ([good], [bad])
