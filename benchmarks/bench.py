@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import transitions
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from chargeflow import App, FrozenClock, open_app
 from domain.charge import ChargeIntent, UsageBasedCharge
@@ -168,11 +168,11 @@ def _statements(app: App) -> Iterator[list[str]]:
     def count(*args: Any) -> None:
         seen.append(args[2])
 
-    event.listen(app.database.engine, "before_cursor_execute", count)
+    event.listen(Engine, "before_cursor_execute", count)
     try:
         yield seen
     finally:
-        event.remove(app.database.engine, "before_cursor_execute", count)
+        event.remove(Engine, "before_cursor_execute", count)
 
 
 def bench_billing(app: App, clock: FrozenClock) -> None:

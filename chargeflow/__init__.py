@@ -1,28 +1,141 @@
 """chargeflow: an explicit state-machine engine for usage-based billing charges.
 
-Start with `open_app`::
+Everything a user needs is importable from here (never from the internal packages)::
 
     from chargeflow import open_app, FrozenClock
     app = open_app("sqlite://", clock=FrozenClock("2025-12-01T00:00:00Z"))
+
+`__all__` is the public surface: the facade, the clocks, the models the facade returns, the
+enums they carry, the typed trigger arguments, and every error class (all subclasses of
+`ChargeflowError`). docs/architecture.md describes the layers behind it.
 """
 
 from chargeflow.app import App, open_app
-from domain.charge import SettlementMode
+from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from domain.clock import Clock, FrozenClock, SystemClock
-from domain.errors import ChargeflowError
+from domain.credits import CreditAllocation, CreditGrant
+from domain.customer import Customer
+from domain.errors import (
+    AmountOutOfRangeError,
+    BillingError,
+    ChargeError,
+    ChargeflowError,
+    ConflictError,
+    CorruptRecordError,
+    CreditAllocationMismatchError,
+    CurrentRunExistsError,
+    DowngradeRefusedError,
+    GuardFailedError,
+    InsufficientFundsError,
+    InvalidCurrencyError,
+    InvalidInputError,
+    InvalidLineError,
+    InvalidTriggerArgumentError,
+    MachineDefinitionError,
+    NegativeTotalError,
+    NoCurrentRunError,
+    NoLinesToInvoiceError,
+    NotFoundError,
+    PersistenceError,
+    TransitionRefusedError,
+    TriggerNotPermittedError,
+    UnappliedEffectsError,
+)
+from domain.feature import Feature
+from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
+from domain.invoices import (
+    AppliedCredit,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceTrigger,
+    LineEngineType,
+    LineStatus,
+)
+from domain.periods import Period
+from domain.prices import (
+    FlatPrice,
+    PackagePrice,
+    Price,
+    Tier,
+    TieredGraduatedPrice,
+    TieredVolumePrice,
+    UnitPrice,
+)
+from domain.runs import RealizationRun, RunType, Totals
 from domain.statuses import ChargeStatus, MetaStatus
-from domain.triggers import DeletePolicy, Trigger
+from domain.triggers import Delete, DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
+from domain.usage import UsageEvent
+from engines.charges import AdvanceReport
 
 __all__ = [
+    "AdvanceReport",
+    "AmountOutOfRangeError",
     "App",
+    "AppliedCredit",
+    "BillingError",
+    "ChargeError",
+    "ChargeIntent",
+    "ChargeState",
     "ChargeStatus",
+    "ChargeTransition",
     "ChargeflowError",
     "Clock",
+    "ConflictError",
+    "CorruptRecordError",
+    "CreditAllocation",
+    "CreditAllocationMismatchError",
+    "CreditGrant",
+    "CurrentRunExistsError",
+    "Customer",
+    "Delete",
     "DeletePolicy",
+    "DowngradeRefusedError",
+    "Feature",
+    "FlatPrice",
     "FrozenClock",
+    "GuardFailedError",
+    "InsufficientFundsError",
+    "InvalidCurrencyError",
+    "InvalidInputError",
+    "InvalidLineError",
+    "InvalidTriggerArgumentError",
+    "Invoice",
+    "InvoiceCreated",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "InvoiceTransition",
+    "InvoiceTrigger",
+    "LineEngineType",
+    "LineStatus",
+    "MachineDefinitionError",
     "MetaStatus",
+    "NegativeTotalError",
+    "NoCurrentRunError",
+    "NoLinesToInvoiceError",
+    "NotFoundError",
+    "PackagePrice",
+    "Period",
+    "PersistenceError",
+    "Price",
+    "RealizationRun",
+    "RunType",
     "SettlementMode",
     "SystemClock",
+    "Tier",
+    "TieredGraduatedPrice",
+    "TieredVolumePrice",
+    "Totals",
+    "TransitionRecord",
+    "TransitionRefusedError",
     "Trigger",
+    "TriggerArgument",
+    "TriggerNotPermittedError",
+    "UnappliedEffectsError",
+    "UnitPrice",
+    "UsageBasedCharge",
+    "UsageEvent",
     "open_app",
 ]

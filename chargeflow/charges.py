@@ -1,4 +1,5 @@
-"""The facade over usage-based charges."""
+"""The facade over usage-based charges. It only converts input and forwards to the charge use
+cases (`engines.charges`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from typing import Any
 
 from domain.charge import SettlementMode, UsageBasedCharge
 from domain.errors import InvalidInputError
-from domain.history import TransitionRecord
+from domain.history import ChargeTransition
 from domain.triggers import DeletePolicy, Trigger
-from engines.charges import AdvanceReport, ChargeEngine
+from engines import charges
+from engines.charges import AdvanceReport, ChargeSweeps
+from engines.operation import Operations
 
 
 class Charges:
     """Create charges, drive them with triggers, and read them back."""
 
-    def __init__(self, engine: ChargeEngine) -> None:
-        self._engine = engine
+    def __init__(self, operations: Operations) -> None:
+        self._operations = operations
+        self._sweeps = ChargeSweeps(operations)
 
     def create(
         self,
@@ -29,9 +33,18 @@ class Charges:
         price: Any,
         name: str | None = None,
         invoice_at: datetime | str | None = None,
+        unique_reference_id: str | None = None,
     ) -> UsageBasedCharge:
-        """Create a charge (see `ChargeEngine.create`); `price` may be a plain dict."""
-        return self._engine.create(
+        """Create a charge in `created` (a credit_only charge is advanced at once, a
+        credit_then_invoice charge gets its gathering line); `price` may be a plain dict. With
+        `unique_reference_id`, creating again returns the customer's first charge of that
+        reference unchanged (safe retries).
+
+        Raises `InvalidInputError` for an invalid intent, `NotFoundError` for an unknown
+        customer or feature key.
+        """
+        return self._operations.run(
+            charges.create_charge,
             customer_id=customer_id,
             feature_key=feature_key,
             service_period=service_period,
@@ -39,26 +52,26 @@ class Charges:
             price=price,
             name=name,
             invoice_at=invoice_at,
+            unique_reference_id=unique_reference_id,
         )
 
     def get(self, charge_id: str) -> UsageBasedCharge:
         """The charge with its runs and allocations."""
-        return self._engine.get(charge_id)
+        return self._operations.run(charges.get_charge, charge_id)
 
-    def history(self, charge_id: str) -> list[TransitionRecord]:
+    def history(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions (from the `charge_transitions` audit log)."""
-        return self._engine.history(charge_id)
+        return self._operations.run(charges.charge_history, charge_id)
 
     def advance(
         self, charge_id: str | None = None, *, customer_id: str | None = None
     ) -> list[UsageBasedCharge]:
         """Advance one charge, or every charge of `customer_id`, until stable; those that moved."""
-        if (charge_id is None) == (customer_id is None):
+        if customer_id is not None and charge_id is None:
+            return self._sweeps.advance_customer(customer_id)
+        if charge_id is None or customer_id is not None:
             raise InvalidInputError("advance takes exactly one of charge_id or customer_id")
-        if customer_id is not None:
-            return self._engine.advance_customer(customer_id)
-        assert charge_id is not None
-        moved = self._engine.advance(charge_id)
+        moved = self._operations.run(charges.advance_charge, charge_id)
         return [moved] if moved else []
 
     def advance_due(
@@ -66,16 +79,16 @@ class Charges:
     ) -> AdvanceReport:
         """Advance every charge whose `advance_after` has come; `visited(charge_id)` is called
         after each charge is handled."""
-        return self._engine.advance_due(batch_size, visited)
+        return self._sweeps.advance_due(batch_size, visited)
 
     def fire(self, charge_id: str, trigger: Trigger | str, **arguments: Any) -> UsageBasedCharge:
         """Fire one trigger with its arguments, e.g. ``fire(id, "delete", policy="correct")``."""
-        return self._engine.fire(charge_id, trigger, arguments)
+        return self._operations.run(charges.fire_trigger, charge_id, trigger, arguments)
 
     def delete(self, charge_id: str, *, policy: DeletePolicy | str) -> UsageBasedCharge:
         """Delete the charge; `policy` says whether its credits are given back (`correct`)."""
-        return self._engine.delete(charge_id, policy)
+        return self._operations.run(charges.delete_charge, charge_id, policy)
 
     def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
         """Every charge, or one customer's, oldest first. (Last: it shadows `list` below it.)"""
-        return self._engine.list(customer_id)
+        return self._operations.run(charges.list_charges, customer_id)

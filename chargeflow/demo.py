@@ -1,4 +1,5 @@
-"""The demo: both worked examples of lifecycle.md section 10, step by step, on a fresh database.
+"""The demo: both worked examples of docs/lifecycle.md section 15, step by step, on a fresh
+database.
 
 After each step it prints the clock, the action, the charge's status, its run (as of, meter
 value, credits, total), the invoice line id and the run's `line_id`. Run it with `make demo`

@@ -1,5 +1,6 @@
 """The generated state diagrams as files: writing them for every registered machine, checking
-the committed ones are fresh (architecture.md rule 12), and drawing one charge's path.
+the committed ones are fresh (generated artefacts are checked: docs/architecture.md), and
+drawing one charge's path.
 
 This module owns the files under `diagrams/` and the one call to Graphviz. What a diagram says
 comes from `statemachines.diagrams`; nothing here decides it, and nothing here draws by hand.
@@ -24,11 +25,11 @@ from statemachines.registry import CHARGE_SPECS, SPECS
 
 DESCRIPTIONS: Mapping[str, str] = {
     "credit_only": "A usage-based charge whose usage is settled from credits alone "
-    "(lifecycle.md section 4).",
+    "(docs/lifecycle.md section 4).",
     "credit_then_invoice": "A usage-based charge settled from credits first, then on an invoice; "
-    "only billing moves it past `active` (lifecycle.md section 5).",
+    "only billing moves it past `active` (docs/lifecycle.md section 5).",
     "invoice": "A standard invoice: created, waiting for collection, collecting once its "
-    "collection window closes, then ready (lifecycle.md section 7).",
+    "collection window closes, then ready (docs/lifecycle.md section 8).",
 }
 """The one line the README says about each registered machine, by spec name."""
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.charge import UsageBasedCharge
-from domain.history import TransitionRecord
+from domain.history import ChargeTransition
 from domain.invoices import Invoice, InvoiceLine
 from domain.timestamps import format_instant
 
@@ -114,7 +114,7 @@ def show_charge(console: Console, charge: UsageBasedCharge) -> None:
     console.print(runs)
 
 
-def history_table(records: Sequence[TransitionRecord]) -> Table:
+def history_table(records: Sequence[ChargeTransition]) -> Table:
     """One row per transition of the audit log."""
     table = _table("transitions", ("at", "trigger", "from", "to", "arguments"))
     for record in records:

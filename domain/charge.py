@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from domain.ids import new_id
 from domain.money import CurrencyCode
 from domain.periods import Period
-from domain.prices import Price
+from domain.prices import Price, require_flat_amounts_in_minor_units
 from domain.runs import RealizationRun
 from domain.statuses import ChargeStatus
 from domain.timestamps import Instant
@@ -28,7 +28,8 @@ class SettlementMode(StrEnum):
 
 
 class ChargeIntent(BaseModel):
-    """What should happen. Frozen after create."""
+    """What should happen. Frozen after create. `unique_reference_id`, when given, names the
+    charge for its customer: creating it again returns the first charge (safe retries)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +41,7 @@ class ChargeIntent(BaseModel):
     invoice_at: Instant
     settlement_mode: SettlementMode
     price: Price
+    unique_reference_id: str | None = Field(default=None, min_length=1, max_length=255)
 
     @model_validator(mode="before")
     @classmethod
@@ -54,6 +56,11 @@ class ChargeIntent(BaseModel):
         if filled.get("name") is None:
             filled["name"] = filled.get("feature_key")
         return filled
+
+    @model_validator(mode="after")
+    def _flat_amounts_in_minor_units(self) -> ChargeIntent:
+        require_flat_amounts_in_minor_units(self.price, self.currency)
+        return self
 
 
 class ChargeState(BaseModel):

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ids import new_id
-from domain.money import ZERO, Amount, PositiveAmount
+from domain.money import ZERO, Amount, BoundedPositiveAmount
 from domain.timestamps import Instant
 
 
@@ -25,7 +25,7 @@ class CreditGrant(BaseModel):
 
     id: str = Field(default_factory=new_id)
     customer_id: str = Field(min_length=1)
-    amount: PositiveAmount
+    amount: BoundedPositiveAmount
     granted_at: Instant
 
 

@@ -28,5 +28,5 @@ class Customer(BaseModel):
     created_at: Instant
 
     def collection_period_end(self, service_period_end: datetime) -> datetime:
-        """``service_period_end + collection_interval`` (lifecycle.md section 3)."""
+        """``service_period_end + collection_interval`` (docs/lifecycle.md section 3)."""
         return add_duration(service_period_end, self.collection_interval)

@@ -10,6 +10,7 @@ repeats it so a log line alone is enough to act on::
     ├── ConflictError                      a uniqueness rule would be broken
     ├── CorruptRecordError                 a stored row cannot be loaded (unknown status, mode...)
     ├── PersistenceError                   a database error, translated at the persistence boundary
+    │   └── DowngradeRefusedError          a downgrade would lose facts (reason, row ids)
     ├── ChargeError                        (charge_id, status, trigger): a refused charge operation
     │   │                        (`subject` says "invoice" when the machine is an invoice's)
     │   ├── TransitionRefusedError
@@ -19,12 +20,14 @@ repeats it so a log line alone is enough to act on::
     │   ├── CurrentRunExistsError          a second current realization run
     │   ├── NoCurrentRunError              an action needs the current run and there is none
     │   ├── NegativeTotalError             the rated total is negative (amount)
+    │   ├── AmountOutOfRangeError          the rated total has over 15 digits (amount)
     │   ├── CreditAllocationMismatchError  the credit source over- or under-allocated (asked, got)
     │   └── InsufficientFundsError         a correction beyond what remains (asked, remaining)
     ├── BillingError                       a refused billing operation
     │   ├── NoLinesToInvoiceError          (customer_id, as_of): nothing is billable yet
     │   └── InvalidLineError               (line_id): a line an engine cannot bill as given
-    └── MachineDefinitionError             a machine spec breaks a definition rule
+    ├── MachineDefinitionError             a machine spec breaks a definition rule
+    └── UnappliedEffectsError              a bug: invoice effects were left unapplied
 
 Database errors are translated with ``raise ... from`` so the driver's error stays attached.
 Never log and swallow one of these: raise it, or report it to the caller.
@@ -32,6 +35,7 @@ Never log and swallow one of these: raise it, or report it to the caller.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 
@@ -79,6 +83,29 @@ class CorruptRecordError(ChargeflowError):
 
 class PersistenceError(ChargeflowError):
     """A database error, translated at the persistence boundary (the cause is chained)."""
+
+
+class DowngradeRefusedError(PersistenceError):
+    """A schema downgrade would drop facts the upgrade cannot rebuild; nothing was changed."""
+
+    def __init__(self, reason: str, row_ids: list[str], count: int) -> None:
+        more = f" and {count - len(row_ids)} more" if count > len(row_ids) else ""
+        super().__init__(
+            f"cannot downgrade: {reason} (rows {', '.join(row_ids)}{more}); "
+            "they cannot be kept in the older schema"
+        )
+        self.reason = reason
+        self.row_ids = row_ids
+        self.count = count
+
+
+class UnappliedEffectsError(ChargeflowError):
+    """An operation tried to advance or commit while invoice effects it produced were still
+    unapplied: a bug in the engine, never the caller's fault. Nothing was committed."""
+
+    def __init__(self, effects: list[object]) -> None:
+        super().__init__(f"invoice effects left unapplied: {effects!r}")
+        self.effects = effects
 
 
 class MachineDefinitionError(ChargeflowError):
@@ -173,6 +200,16 @@ class NegativeTotalError(ChargeError):
         self.amount = amount
 
 
+class AmountOutOfRangeError(ChargeError):
+    """Rating produced an amount with more than 15 digits before the point."""
+
+    reason = "charge total is out of range"
+
+    def __init__(self, charge_id: str, status: str, trigger: str | None, amount: Decimal) -> None:
+        super().__init__(charge_id, status, trigger, f"rated amount {amount}")
+        self.amount = amount
+
+
 class CreditAllocationMismatchError(ChargeError):
     """The credit source allocated more than asked, or less than asked in exact mode."""
 
@@ -204,12 +241,17 @@ class BillingError(ChargeflowError):
 
 
 class NoLinesToInvoiceError(BillingError):
-    """No gathering line of the customer is billable at `as_of`."""
+    """No gathering line of the customer could be invoiced at `as_of`; `left` names each line
+    left behind and why (as ``"line L (charge C): reason"``)."""
 
-    def __init__(self, customer_id: str, as_of: str) -> None:
-        super().__init__(f"no lines to invoice for customer {customer_id!r} as of {as_of}")
+    def __init__(self, customer_id: str, as_of: str, left: Sequence[str] = ()) -> None:
+        message = f"no lines to invoice for customer {customer_id!r} as of {as_of}"
+        if left:
+            message += "; left behind: " + "; ".join(left)
+        super().__init__(message)
         self.customer_id = customer_id
         self.as_of = as_of
+        self.left = tuple(left)
 
 
 class InvalidLineError(BillingError):

@@ -1,23 +1,60 @@
-"""The transition audit log: one record per transition a charge takes."""
+"""The transition audit log: one record per transition a charge or an invoice takes.
+
+Charges and invoices are audited in the same log, by the same driver; a record names its subject
+by id and keeps the statuses and trigger typed for that subject's machine.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Generic, Self, TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.invoices import InvoiceStatus, InvoiceTrigger
 from domain.statuses import ChargeStatus
 from domain.timestamps import Instant
 from domain.triggers import Trigger
 
+StatusT = TypeVar("StatusT", ChargeStatus, InvoiceStatus)
+TriggerT = TypeVar("TriggerT", Trigger, InvoiceTrigger)
 
-class TransitionRecord(BaseModel):
-    """Charge `charge_id` moved `from_status -> to_status` on `trigger` (with `arguments`),
-    at `at`."""
+
+class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
+    """Subject `subject_id` moved `from_status -> to_status` on `trigger` (with `arguments`,
+    each as text), at `at`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    charge_id: str
-    from_status: ChargeStatus
-    to_status: ChargeStatus
-    trigger: Trigger
+    subject_id: str
+    from_status: StatusT
+    to_status: StatusT
+    trigger: TriggerT
     arguments: dict[str, str] = Field(default_factory=dict)
     at: Instant
+
+    @classmethod
+    def of(
+        cls,
+        subject_id: str,
+        transition: tuple[StatusT, TriggerT, StatusT],
+        arguments: Mapping[str, str],
+        at: datetime,
+    ) -> Self:
+        """The record of ``(source, trigger, dest)`` taken by `subject_id` at `at`."""
+        source, trigger, dest = transition
+        return cls(
+            subject_id=subject_id,
+            from_status=source,
+            to_status=dest,
+            trigger=trigger,
+            arguments=dict(arguments),
+            at=at,
+        )
+
+
+ChargeTransition = TransitionRecord[ChargeStatus, Trigger]
+"""A transition of a charge."""
+InvoiceTransition = TransitionRecord[InvoiceStatus, InvoiceTrigger]
+"""A transition of a standard invoice."""

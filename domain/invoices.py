@@ -8,8 +8,11 @@ persisted standard line may be linked to a realization run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,7 +58,7 @@ class InvoiceTrigger(StrEnum):
 
 
 class LineEngineType(StrEnum):
-    """Which line engine owns a line (lifecycle.md section 7)."""
+    """Which line engine owns a line (docs/lifecycle.md section 8)."""
 
     INVOICING = "invoicing"
     CHARGE_FLATFEE = "charge_flatfee"
@@ -124,3 +127,43 @@ class Invoice(BaseModel):
     totals: Totals = Field(default_factory=zero_totals)
     created_at: Instant
     lines: list[InvoiceLine] = Field(default_factory=list)
+
+
+class UnbilledLine(BaseModel):
+    """A gathering line invoicing left where it was, and why (not billable yet, its charge
+    deleted, rating refused...). It stays on the gathering invoice for a later run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: str
+    charge_id: str | None
+    reason: str
+
+    def describe(self) -> str:
+        """``line L (charge C): reason``."""
+        charge = f" (charge {self.charge_id})" if self.charge_id else ""
+        return f"line {self.line_id}{charge}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class InvoicingResult(Sequence[Invoice]):
+    """What invoicing a customer's pending lines did: the standard invoices it created (the
+    result is a sequence of them, so ``[invoice] = billing.invoice_pending_lines(...)`` works)
+    and the lines it left on the gathering invoice, each with its reason (`unbilled`)."""
+
+    invoices: tuple[Invoice, ...]
+    unbilled: tuple[UnbilledLine, ...] = ()
+
+    @overload
+    def __getitem__(self, index: int) -> Invoice: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Invoice]: ...
+
+    def __getitem__(self, index: int | slice) -> Invoice | Sequence[Invoice]:
+        """The invoice(s) at `index`."""
+        return self.invoices[index]
+
+    def __len__(self) -> int:
+        """How many invoices were created."""
+        return len(self.invoices)

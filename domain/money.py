@@ -3,11 +3,26 @@
 Amounts are `Decimal` from end to end. They are accepted as `Decimal`, `int` or decimal strings;
 a float is refused because it cannot represent most decimal fractions exactly. Currency minor
 units come from the `iso4217` package (the ISO 4217 table), not from a hand-kept list.
+
+What a user gives is bounded (docs/lifecycle.md section 7): at most 15 digits before the point
+and 9 after it (`Bounded*` types); money a customer is credited or charged flat, at most the
+currency's minor units (`require_minor_units`). Arithmetic on amounts runs in `exact_arithmetic`,
+a decimal context wide enough that no bounded input can make it round or fail.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Annotated
 
 import iso4217
@@ -16,6 +31,28 @@ from pydantic import AfterValidator, BeforeValidator
 from domain.errors import InvalidCurrencyError, InvalidInputError
 
 ZERO = Decimal(0)
+MAX_INTEGER_DIGITS = 15
+"""Digits before the point an amount a user gives may have."""
+MAX_DECIMAL_PLACES = 9
+"""Decimal places an amount a user gives may have (sub-cent unit prices are common)."""
+
+_EXACT = Context(
+    prec=80, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """A decimal context of 80 significant digits: products and sums of bounded amounts are
+    exact in it (the default context keeps 28 and would round them silently)."""
+    with localcontext(_EXACT):
+        yield
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The exact sum of `values` (0 for none)."""
+    with exact_arithmetic():
+        return sum(values, ZERO)
 
 
 def currency_exponent(code: str) -> int:
@@ -61,7 +98,40 @@ def to_decimal(value: object) -> Decimal:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded to `currency`'s minor units, half away from zero."""
     quantum = Decimal(1).scaleb(-currency_exponent(currency))
-    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    with exact_arithmetic():
+        return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """How many decimal places `amount` needs (``1.50`` needs 1, ``100`` none)."""
+    exponent = amount.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def integer_digits(amount: Decimal) -> int:
+    """How many digits `amount` has before the point (``0.5`` has none)."""
+    return max(0, amount.adjusted() + 1) if amount else 0
+
+
+def require_minor_units(amount: Decimal, currency: str, what: str) -> None:
+    """Raise `InvalidInputError` unless `amount` is a whole number of `currency`'s minor units
+    (0.001 USD is refused: no one can be credited or charged a tenth of a cent flat)."""
+    if decimal_places(amount) > currency_exponent(currency):
+        raise InvalidInputError(
+            f"{what} {amount} has more decimal places than {currency} has minor units "
+            f"({currency_exponent(currency)})"
+        )
+
+
+def bounded(value: Decimal) -> Decimal:
+    """`value` if it is within what a user may give; `InvalidInputError` otherwise."""
+    if integer_digits(value) > MAX_INTEGER_DIGITS:
+        raise InvalidInputError(
+            f"amount {value} has more than {MAX_INTEGER_DIGITS} digits before the point"
+        )
+    if decimal_places(value) > MAX_DECIMAL_PLACES:
+        raise InvalidInputError(f"amount {value} has more than {MAX_DECIMAL_PLACES} decimal places")
+    return value
 
 
 def _non_negative(value: Decimal) -> Decimal:
@@ -77,7 +147,15 @@ def _positive(value: Decimal) -> Decimal:
 
 
 Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
-"""Any finite Decimal (usage values may be negative corrections)."""
+"""Any finite Decimal: amounts the engine computes (totals, meter quantities)."""
 NonNegativeAmount = Annotated[Decimal, BeforeValidator(to_decimal), AfterValidator(_non_negative)]
 PositiveAmount = Annotated[Decimal, BeforeValidator(to_decimal), AfterValidator(_positive)]
+BoundedAmount = Annotated[Decimal, BeforeValidator(to_decimal), AfterValidator(bounded)]
+"""An amount a user gives: at most 15 digits before the point and 9 after it."""
+BoundedNonNegativeAmount = Annotated[
+    Decimal, BeforeValidator(to_decimal), AfterValidator(bounded), AfterValidator(_non_negative)
+]
+BoundedPositiveAmount = Annotated[
+    Decimal, BeforeValidator(to_decimal), AfterValidator(bounded), AfterValidator(_positive)
+]
 CurrencyCode = Annotated[str, AfterValidator(validate_currency)]

@@ -15,7 +15,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from domain.money import ZERO, NonNegativeAmount, PositiveAmount
+from domain.money import (
+    ZERO,
+    BoundedNonNegativeAmount,
+    BoundedPositiveAmount,
+    require_minor_units,
+)
 
 
 class _PriceModel(BaseModel):
@@ -26,30 +31,30 @@ class UnitPrice(_PriceModel):
     """``quantity × amount``."""
 
     type: Literal["unit"] = "unit"
-    amount: NonNegativeAmount
+    amount: BoundedNonNegativeAmount
 
 
 class FlatPrice(_PriceModel):
     """A fixed amount, whatever the usage."""
 
     type: Literal["flat"] = "flat"
-    amount: NonNegativeAmount
+    amount: BoundedNonNegativeAmount
 
 
 class PackagePrice(_PriceModel):
     """``ceil(quantity / quantity_per_package) × amount``."""
 
     type: Literal["package"] = "package"
-    amount: NonNegativeAmount
-    quantity_per_package: PositiveAmount
+    amount: BoundedNonNegativeAmount
+    quantity_per_package: BoundedPositiveAmount
 
 
 class Tier(_PriceModel):
     """A price tier covering quantities up to and including `up_to` (None: no upper bound)."""
 
-    up_to: PositiveAmount | None
-    unit_amount: NonNegativeAmount = ZERO
-    flat_amount: NonNegativeAmount = ZERO
+    up_to: BoundedPositiveAmount | None
+    unit_amount: BoundedNonNegativeAmount = ZERO
+    flat_amount: BoundedNonNegativeAmount = ZERO
 
 
 class _TieredPrice(_PriceModel):
@@ -88,3 +93,14 @@ Price = Annotated[
 ]
 PRICE_ADAPTER: TypeAdapter[Price] = TypeAdapter(Price)
 """Validates and serializes a `Price` outside a model (persistence stores prices as JSON)."""
+
+
+def require_flat_amounts_in_minor_units(price: Price, currency: str) -> None:
+    """Raise `InvalidInputError` when a flat amount of `price` (a flat price's amount, a tier's
+    flat amount) is finer than `currency`'s minor units; unit prices may be finer."""
+    match price:
+        case FlatPrice():
+            require_minor_units(price.amount, currency, "flat price amount")
+        case TieredVolumePrice() | TieredGraduatedPrice():
+            for number, tier in enumerate(price.tiers, start=1):
+                require_minor_units(tier.flat_amount, currency, f"tier {number} flat amount")

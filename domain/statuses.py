@@ -1,7 +1,8 @@
-"""Charge statuses and their meta statuses (lifecycle.md section 1).
+"""Charge statuses and their meta statuses (docs/lifecycle.md section 1).
 
 A status is a detailed dotted string; its meta status is the text before the first dot.
-`meta_status` is the one mapping; `parse_status` is how a stored string becomes a status.
+`meta_status` is the one mapping. A stored string becomes a status through `ChargeStatus(text)`
+when a charge is loaded (an unknown one is a `CorruptRecordError`).
 """
 
 from __future__ import annotations

@@ -14,11 +14,17 @@ from pydantic import BeforeValidator
 
 from domain.errors import InvalidInputError
 
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9998
+"""Instants are refused outside these years (inclusive): no billing happens before 1970, and
+9999 leaves no room for the durations added to an instant."""
+
 
 def to_instant(value: datetime | str) -> datetime:
     """`value` as an aware UTC datetime truncated to whole seconds.
 
-    Raises `InvalidInputError` for a naive datetime, an unparsable string or any other type.
+    Raises `InvalidInputError` for a naive datetime, an unparsable string, any other type, or an
+    instant outside the years 1970 to 9998.
     """
     if isinstance(value, str):
         try:
@@ -29,7 +35,15 @@ def to_instant(value: datetime | str) -> datetime:
         raise InvalidInputError(f"not a timestamp: {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"timestamp {value.isoformat()!r} has no time zone")
-    return value.astimezone(UTC).replace(microsecond=0)
+    try:
+        instant = value.astimezone(UTC).replace(microsecond=0)
+    except OverflowError as error:
+        raise InvalidInputError(f"timestamp {value.isoformat()!r} is out of range") from error
+    if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+        raise InvalidInputError(
+            f"timestamp {value.isoformat()!r} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR}"
+        )
+    return instant
 
 
 def format_instant(value: datetime) -> str:

@@ -1,8 +1,18 @@
-"""Charge triggers, and the delete policy the `delete` trigger carries (lifecycle.md section 2)."""
+"""Charge triggers and their typed arguments (docs/lifecycle.md section 2).
+
+Every trigger that takes an argument has a small frozen model here, validated before the machine
+is asked: a missing, extra or malformed field is refused, naming the field. The models are what
+travels from the caller through the driver and `transitions` to the entry actions; no loose
+keyword arguments cross a layer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 class Trigger(StrEnum):
@@ -15,7 +25,54 @@ class Trigger(StrEnum):
 
 
 class DeletePolicy(StrEnum):
-    """What deleting a credit_only charge does to the credits its runs consumed."""
+    """What deleting a charge does to the credits its runs consumed."""
 
     CORRECT = "correct"
     IGNORE = "ignore"
+
+
+def _non_empty_id(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must be a non-empty id")
+    return value
+
+
+def _delete_policy(value: Any) -> DeletePolicy:
+    try:
+        return DeletePolicy(value)
+    except ValueError as error:
+        raise ValueError(f"must be one of {[policy.value for policy in DeletePolicy]}") from error
+
+
+NonEmptyId = Annotated[str, AfterValidator(_non_empty_id)]
+
+
+class TriggerArgument(BaseModel):
+    """The argument of one trigger: frozen, and unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def audit(self) -> dict[str, str]:
+        """The argument as the audit log keeps it: each field as text."""
+        return {name: str(value) for name, value in self.model_dump(mode="json").items()}
+
+
+class InvoiceCreated(TriggerArgument):
+    """`invoice_created`: the persisted standard line that bills the charge."""
+
+    line_id: NonEmptyId
+
+
+class Delete(TriggerArgument):
+    """`delete`: what happens to credits the charge's runs already consumed."""
+
+    policy: Annotated[DeletePolicy, BeforeValidator(_delete_policy)]
+
+
+TRIGGER_ARGUMENTS: Mapping[Trigger, type[TriggerArgument] | None] = {
+    Trigger.NEXT: None,
+    Trigger.INVOICE_CREATED: InvoiceCreated,
+    Trigger.COLLECTION_COMPLETED: None,
+    Trigger.DELETE: Delete,
+}
+"""The argument model of every trigger (None: the trigger takes no argument)."""

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.ids import new_id
-from domain.money import Amount
+from domain.money import BoundedAmount
 from domain.timestamps import Instant
 
 
@@ -23,7 +23,7 @@ class UsageEvent(BaseModel):
     id: str = Field(default_factory=new_id)
     customer_id: str = Field(min_length=1)
     feature_key: str = Field(min_length=1)
-    value: Amount
+    value: BoundedAmount
     event_time: Instant
     stored_at: Instant
 

@@ -1,156 +1,165 @@
-"""Operations on usage-based charges: create, advance (one, a customer's, every due charge),
-fire an explicit trigger, delete.
-
-Each operation is one unit of work holding the charge's lock: it commits at its end and rolls
-back on any error, so a refused operation changes nothing. The advance sweep gives each charge
-its own unit of work, so one failing charge neither blocks nor undoes the others.
+"""The charge use cases: create, read, advance, fire a trigger, delete (docs/lifecycle.md
+sections 2-6). Each takes an `Operation` first and works within its one unit of work, holding
+the charge's lock; `ChargeSweeps` runs the operations that visit many charges, one unit of work
+per charge, so one failing charge neither blocks nor undoes the others.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from domain.charge import ChargeIntent, SettlementMode, UsageBasedCharge
-from domain.errors import ChargeflowError, NotFoundError, TriggerNotPermittedError
-from domain.history import TransitionRecord
-from domain.triggers import DeletePolicy, Trigger
+from domain.customer import Customer
+from domain.errors import (
+    ChargeflowError,
+    ConflictError,
+    InvalidInputError,
+    InvalidTriggerArgumentError,
+    NotFoundError,
+    TriggerNotPermittedError,
+)
+from domain.history import ChargeTransition
+from domain.timestamps import to_instant
+from domain.triggers import TRIGGER_ARGUMENTS, DeletePolicy, Trigger, TriggerArgument
 from domain.validation import build
-from engines import driver
+from engines import charge_lifecycle, driver
+from engines.charge_lifecycle import CHARGES
 from engines.gathering import add_charge_line
-from engines.operation import Operations
+from engines.operation import Operation, Operations
+from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+
+_log = logging.getLogger("chargeflow.engines")
 
 
-@dataclass
-class AdvanceReport:
-    """What a sweep over due charges did: the ids it advanced, and the ones it could not."""
+def create_charge(
+    op: Operation,
+    *,
+    customer_id: str,
+    feature_key: str,
+    service_period: Any,
+    settlement_mode: SettlementMode | str,
+    price: Any,
+    name: str | None = None,
+    invoice_at: Any = None,
+    unique_reference_id: str | None = None,
+) -> UsageBasedCharge:
+    """Create a charge in `created`, activated (`advance_after` is the start of its service
+    period, so the due sweep picks it up then). A credit_then_invoice charge gets its gathering
+    line, and a credit_only charge is advanced at once, both in the same unit of work.
 
-    advanced: list[str] = field(default_factory=list)
-    failed: dict[str, ChargeflowError] = field(default_factory=dict)
+    With `unique_reference_id`, a charge the customer already has under that reference is
+    returned as it is, and nothing is created (a retry never duplicates, even when two creates
+    race: the unique index decides).
 
-
-class ChargeEngine:
-    """The operations on charges."""
-
-    def __init__(self, operations: Operations) -> None:
-        self._operations = operations
-        self._uows = operations.uows
-
-    def create(
-        self,
-        *,
-        customer_id: str,
-        feature_key: str,
-        service_period: Any,
-        settlement_mode: SettlementMode | str,
-        price: Any,
-        name: str | None = None,
-        invoice_at: Any = None,
-    ) -> UsageBasedCharge:
-        """Create a charge in `created`. A credit_then_invoice charge gets its gathering line in
-        the same transaction; a credit_only charge is advanced once the create is committed.
-
-        Raises `InvalidInputError` for an invalid intent, `NotFoundError` for an unknown
-        customer or feature key.
-        """
-        with self._operations() as op:
-            customer = op.uow.customers.get(customer_id)
-            intent = build(
-                ChargeIntent,
-                customer_id=customer_id,
-                name=name,
-                currency=customer.currency,
-                feature_key=feature_key,
-                service_period=service_period,
-                invoice_at=invoice_at,
-                settlement_mode=settlement_mode,
-                price=price,
-            )
-            if op.uow.features.live_by_key(intent.feature_key) is None:
-                raise NotFoundError("feature", intent.feature_key)
-            charge = UsageBasedCharge(intent=intent, created_at=op.now)
+    Raises `InvalidInputError` for an invalid intent, `NotFoundError` for an unknown customer
+    or feature key.
+    """
+    if unique_reference_id is not None:
+        existing = op.uow.charges.by_reference(customer_id, unique_reference_id)
+        if existing is not None:
+            return existing
+    customer = op.uow.customers.get(customer_id)
+    intent = build(
+        ChargeIntent,
+        customer_id=customer_id,
+        name=name,
+        currency=customer.currency,
+        feature_key=feature_key,
+        service_period=service_period,
+        invoice_at=invoice_at,
+        settlement_mode=settlement_mode,
+        price=price,
+        unique_reference_id=unique_reference_id,
+    )
+    if op.uow.features.live_by_key(intent.feature_key) is None:
+        raise NotFoundError("feature", intent.feature_key)
+    _require_collection_end_in_range(customer, intent)
+    charge = UsageBasedCharge(intent=intent, created_at=op.now)
+    driver.activate(op, CHARGES, charge, Trigger.NEXT)
+    try:
+        with op.uow.savepoint():
             op.uow.charges.add(charge)
-            if intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE:
-                add_charge_line(op, charge)
-        if intent.settlement_mode is SettlementMode.CREDIT_ONLY:
-            return self.advance(charge.id) or charge
-        return charge
+    except ConflictError:
+        raced = unique_reference_id and op.uow.charges.by_reference(
+            customer_id, unique_reference_id
+        )
+        if not raced:
+            raise
+        return raced
+    if intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE:
+        add_charge_line(op, charge)
+    else:
+        charge_lifecycle.advance(op, charge)
+    return charge
 
-    def get(self, charge_id: str) -> UsageBasedCharge:
-        """The charge with its runs; `NotFoundError`."""
-        with self._uows() as uow:
-            return uow.charges.get(charge_id)
 
-    def history(self, charge_id: str) -> list[TransitionRecord]:
-        """The charge's transitions from the audit log, oldest first."""
-        with self._uows() as uow:
-            uow.charges.get(charge_id)
-            return uow.history.for_charge(charge_id)
+def _require_collection_end_in_range(customer: Customer, intent: ChargeIntent) -> None:
+    """Refuse, at create, a period whose collection would end beyond the last instant chargeflow
+    can hold (rather than accepting the charge and failing when it is realized)."""
+    to_instant(
+        customer.collection_period_end(intent.service_period.end) + INTERNAL_COLLECTION_PERIOD
+    )
 
-    def advance(self, charge_id: str, *, now: datetime | None = None) -> UsageBasedCharge | None:
-        """Advance one charge until stable; the charge if it moved, else None."""
-        with self._operations(now) as op:
-            charge = op.uow.charges.get(charge_id, lock=True)
-            return charge if driver.advance(op, charge) else None
 
-    def advance_customer(self, customer_id: str) -> list[UsageBasedCharge]:
-        """Advance each of the customer's charges; those that moved."""
-        with self._uows() as uow:
-            uow.customers.get(customer_id)
-            charge_ids = uow.charges.ids_for_customer(customer_id)
-        now = self._operations.clock.now()
-        return [moved for charge_id in charge_ids if (moved := self.advance(charge_id, now=now))]
+def get_charge(op: Operation, charge_id: str) -> UsageBasedCharge:
+    """The charge with its runs; `NotFoundError`."""
+    return op.uow.charges.get(charge_id)
 
-    def advance_due(
-        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
-    ) -> AdvanceReport:
-        """Advance every charge whose `advance_after` has come, `batch_size` ids at a time.
 
-        Each charge is visited at most once per sweep (keyset pagination), each in its own unit
-        of work; a charge that fails is reported in `failed` and the sweep goes on. `visited`
-        is called with each charge id once it has been handled (for progress displays).
-        """
-        now = self._operations.clock.now()
-        report = AdvanceReport()
-        after: tuple[datetime, str] | None = None
-        while True:
-            with self._uows() as uow:
-                keys = uow.charges.due_ids(now, after, batch_size)
-            for _, charge_id in keys:
-                try:
-                    if self.advance(charge_id, now=now):
-                        report.advanced.append(charge_id)
-                except ChargeflowError as error:
-                    report.failed[charge_id] = error
-                if visited is not None:
-                    visited(charge_id)
-            if len(keys) < batch_size:
-                return report
-            after = keys[-1]
+def list_charges(op: Operation, customer_id: str | None = None) -> list[UsageBasedCharge]:
+    """Every charge, or one customer's, oldest first."""
+    return op.uow.charges.list(customer_id)
 
-    def fire(
-        self, charge_id: str, trigger: Trigger | str, arguments: Mapping[str, Any] | None = None
-    ) -> UsageBasedCharge:
-        """Fire one trigger at a charge (no advance afterwards); the charge as it now stands.
 
-        Raises `TriggerNotPermittedError`, `GuardFailedError`, or the typed error of an action;
-        then nothing has changed.
-        """
-        with self._operations() as op:
-            charge = op.uow.charges.get(charge_id, lock=True)
-            driver.fire(op, charge, _trigger(charge, trigger), arguments)
-            return charge
+def charge_history(op: Operation, charge_id: str) -> list[ChargeTransition]:
+    """The charge's transitions from the audit log, oldest first; `NotFoundError`."""
+    op.uow.charges.get(charge_id)
+    return op.uow.history.for_charge(charge_id)
 
-    def delete(self, charge_id: str, policy: DeletePolicy | str) -> UsageBasedCharge:
-        """Fire `delete` with the credit refund `policy` (`correct` or `ignore`)."""
-        return self.fire(charge_id, Trigger.DELETE, {"policy": policy})
 
-    def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
-        """Every charge, or one customer's, oldest first. (Last: it shadows `list` below it.)"""
-        with self._uows() as uow:
-            return uow.charges.list(customer_id)
+def advance_charge(op: Operation, charge_id: str) -> UsageBasedCharge | None:
+    """Advance one charge until stable; the charge if it moved, else None."""
+    charge = op.uow.charges.get(charge_id, lock=True)
+    return charge if charge_lifecycle.advance(op, charge) else None
+
+
+def fire_trigger(
+    op: Operation, charge_id: str, trigger: Trigger | str, arguments: Mapping[str, object]
+) -> UsageBasedCharge:
+    """Fire one trigger at a charge, its `arguments` validated into the trigger's typed argument
+    first (no advance afterwards); the charge as it now stands.
+
+    Raises `InvalidTriggerArgumentError` for a missing, extra or malformed argument,
+    `TriggerNotPermittedError` or `GuardFailedError`, or the typed error of an action; then
+    nothing has changed.
+    """
+    charge = op.uow.charges.get(charge_id)
+    known = _trigger(charge, trigger)
+    argument = _argument(charge, known, arguments)
+    if (
+        known in BILLING_LOCKED
+        and charge.intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE
+    ):
+        op.uow.customers.lock_billing(charge.intent.customer_id)
+    charge = op.uow.charges.get(charge_id, lock=True)
+    charge_lifecycle.fire(op, charge, known, argument)
+    return charge
+
+
+BILLING_LOCKED = frozenset({Trigger.DELETE})
+"""Triggers that change a credit_then_invoice charge's invoice lines: fired under the customer's
+billing lock, taken before the charge's own lock (the lock order of docs/lifecycle.md 7)."""
+
+
+def delete_charge(op: Operation, charge_id: str, policy: DeletePolicy | str) -> UsageBasedCharge:
+    """Fire `delete` with the credit refund `policy` (`correct` or `ignore`)."""
+    return fire_trigger(op, charge_id, Trigger.DELETE, {"policy": policy})
 
 
 def _trigger(charge: UsageBasedCharge, trigger: Trigger | str) -> Trigger:
@@ -160,3 +169,102 @@ def _trigger(charge: UsageBasedCharge, trigger: Trigger | str) -> Trigger:
         raise TriggerNotPermittedError(
             charge.id, charge.state.status, str(trigger), "unknown trigger"
         ) from error
+
+
+def _argument(
+    charge: UsageBasedCharge, trigger: Trigger, arguments: Mapping[str, object]
+) -> TriggerArgument | None:
+    """The typed argument of `trigger` built from `arguments`; `InvalidTriggerArgumentError`
+    naming each missing, extra or malformed field."""
+    model = TRIGGER_ARGUMENTS[trigger]
+    if model is None:
+        if arguments:
+            raise InvalidTriggerArgumentError(
+                charge.id,
+                charge.state.status,
+                trigger,
+                f"{trigger.value} takes no argument, got {', '.join(sorted(arguments))}",
+            )
+        return None
+    try:
+        return model.model_validate(dict(arguments))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])} {_message(trigger, issue)}"
+            for issue in error.errors()
+        )
+        raise InvalidTriggerArgumentError(
+            charge.id, charge.state.status, trigger, problems
+        ) from error
+
+
+def _message(trigger: Trigger, issue: Any) -> str:
+    """What is wrong with one field, as the end of a sentence that starts with its name."""
+    if issue["type"] == "missing":
+        return "is required"
+    if issue["type"] == "extra_forbidden":
+        return f"is not an argument of {trigger.value}"
+    error = issue.get("ctx", {}).get("error")
+    return str(error) if issue["type"] == "value_error" and error else str(issue["msg"]).lower()
+
+
+@dataclass
+class AdvanceReport:
+    """What a sweep over due charges did: the ids it advanced, and the ones it could not with
+    the error each raised (a typed refusal, or an unexpected error: the sweep went on)."""
+
+    advanced: list[str] = field(default_factory=list)
+    failed: dict[str, Exception] = field(default_factory=dict)
+
+
+class ChargeSweeps:
+    """The charge operations that visit many charges, each charge in its own unit of work."""
+
+    def __init__(self, operations: Operations) -> None:
+        self._operations = operations
+
+    def advance_customer(self, customer_id: str) -> list[UsageBasedCharge]:
+        """Advance each of the customer's charges that are not deleted; those that moved."""
+        with self._operations() as op:
+            op.uow.customers.get(customer_id)
+            charge_ids = op.uow.charges.ids_for_customer(customer_id)
+        now = self._operations.clock.now()
+        moved = [self._advance(charge_id, now) for charge_id in charge_ids]
+        return [charge for charge in moved if charge is not None]
+
+    def advance_due(
+        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+    ) -> AdvanceReport:
+        """Advance every charge whose `advance_after` has come, `batch_size` ids at a time.
+
+        Each charge is visited at most once per sweep (keyset pagination), each in its own unit
+        of work; a charge that fails, whatever the error, is rolled back, logged and reported in
+        `failed`, and the sweep goes on. `visited` is called with each charge id once it has
+        been handled (for progress displays). `InvalidInputError` unless ``batch_size >= 1``.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
+        now = self._operations.clock.now()
+        report = AdvanceReport()
+        after: tuple[datetime, str] | None = None
+        while True:
+            with self._operations(now) as op:
+                keys = op.uow.charges.due_ids(now, after, batch_size)
+            for _, charge_id in keys:
+                try:
+                    if self._advance(charge_id, now):
+                        report.advanced.append(charge_id)
+                except ChargeflowError as error:
+                    report.failed[charge_id] = error
+                except Exception as error:  # isolate the blast radius: log it, go on
+                    _log.exception("advancing charge %s failed", charge_id)
+                    report.failed[charge_id] = error
+                if visited is not None:
+                    visited(charge_id)
+            if len(keys) < batch_size:
+                return report
+            after = keys[-1]
+
+    def _advance(self, charge_id: str, now: datetime) -> UsageBasedCharge | None:
+        with self._operations(now) as op:
+            return advance_charge(op, charge_id)

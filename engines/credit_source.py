@@ -18,7 +18,7 @@ from domain.charge import UsageBasedCharge
 from domain.credits import CreditAllocation
 from domain.money import ZERO
 from domain.runs import RealizationRun
-from persistence.ports import UnitOfWork
+from persistence.ports import GrantBalance, UnitOfWork
 
 
 class AllocationMode(StrEnum):
@@ -78,6 +78,16 @@ class CreditSource(Protocol):
         ...
 
 
+def available_credit(uow: UnitOfWork, customer_id: str) -> Decimal:
+    """The customer's balance: what its grants still hold, less credit taken beyond them
+    (negative when credit_only charges overdrew)."""
+    return _net(uow.credits.balances(customer_id), uow.credits.unassigned_total(customer_id))
+
+
+def _net(balances: Sequence[GrantBalance], beyond_grants: Decimal) -> Decimal:
+    return sum((balance.remaining for balance in balances), ZERO) - beyond_grants
+
+
 class GrantCreditSource:
     """The default source: the customer's promotional grants, FIFO by grant time.
 
@@ -90,11 +100,12 @@ class GrantCreditSource:
         self._uow = uow
 
     def allocate(self, request: AllocationRequest) -> list[AllocationDraft]:
-        """FIFO over the grants' remaining amounts, net of any negative balance."""
+        """FIFO over the grants' remaining amounts, net of any negative balance, read and drawn
+        under the customer's credit lock."""
         customer_id = request.charge.intent.customer_id
+        self._uow.credits.lock(customer_id)
         balances = self._uow.credits.balances(customer_id)
-        available = sum((balance.remaining for balance in balances), ZERO)
-        available -= self._uow.credits.unassigned_total(customer_id)
+        available = _net(balances, self._uow.credits.unassigned_total(customer_id))
         wanted = request.amount
         budget = min(wanted, max(available, ZERO))
         drafts: list[AllocationDraft] = []

@@ -30,6 +30,7 @@ def allocate(
     charge: UsageBasedCharge,
     run: RealizationRun,
     amount: Decimal,
+    *,
     mode: AllocationMode,
     trigger: Trigger | None,
 ) -> Decimal:
@@ -131,6 +132,7 @@ def reconcile(
     charge: UsageBasedCharge,
     run: RealizationRun,
     target: Decimal,
+    *,
     mode: AllocationMode,
     trigger: Trigger | None,
 ) -> Decimal:
@@ -138,7 +140,7 @@ def reconcile(
     return the run's net credit afterwards."""
     current = sum(run.remaining_allocations().values(), ZERO)
     if target > current:
-        return current + allocate(op, charge, run, target - current, mode, trigger)
+        return current + allocate(op, charge, run, target - current, mode=mode, trigger=trigger)
     return current - correct(op, charge, run, current - target, trigger)
 
 

@@ -1,86 +1,128 @@
-"""The charge driver: fire a trigger, activate the new status, advance until stable.
+"""The one driver of every machine: fire a trigger, activate the status reached, persist and
+audit, advance until stable (docs/architecture.md, one driver for every machine).
 
-This is where the machines' decisions meet the engine's mechanics. A transition is
-"fire, then activate": the bound machine checks the trigger and guard and runs the row's entry
-actions; the driver then runs the new status's activation actions, persists the charge's state
-and appends one `charge_transitions` record, all in the operation's unit of work.
+A `Lifecycle` adapts one kind of subject (a charge, an invoice) to the driver: which bound
+machine it follows, where its status lives, how an action is performed, and how a transition is
+persisted and audited. The driver itself knows no subject.
+
+A transition is "fire, then activate": the bound machine checks the trigger and its guards and
+runs the row's entry actions with the trigger's typed argument; the driver then runs the new
+status's activation actions, and the lifecycle persists the subject and appends one audit
+record, all in the operation's unit of work. Actions may return invoice effects: they are kept
+on the operation, advancing stops, and the caller applies them before advancing again
+(advancing with effects unapplied raises `UnappliedEffectsError`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol, TypeVar, cast
 
-from domain.charge import UsageBasedCharge
-from domain.errors import CorruptRecordError
-from domain.history import TransitionRecord
-from domain.triggers import Trigger
-from engines.charge_actions import perform
+from domain.effects import InvoiceEffect
+from domain.triggers import TriggerArgument
 from engines.operation import Operation
-from statemachines.actions import ChargeAction
-from statemachines.registry import CHARGE_MACHINES, ChargeMachine
+from statemachines.binding import BoundMachine
+
+Subject = TypeVar("Subject")
+S = TypeVar("S", bound=StrEnum)
+T = TypeVar("T", bound=StrEnum)
+A = TypeVar("A", bound=StrEnum)
 
 
-def machine_for(charge: UsageBasedCharge) -> ChargeMachine:
-    """The bound machine of the charge's settlement mode, checking the charge's status is one
-    of that machine's (a credit_then_invoice charge can never be `final`)."""
-    machine = CHARGE_MACHINES[charge.intent.settlement_mode]
-    if charge.state.status not in machine.spec.statuses:
-        raise CorruptRecordError(
-            "charge_usage_based",
-            charge.id,
-            f"status {charge.state.status.value!r} does not exist in the "
-            f"{machine.spec.name} machine",
-        )
-    return machine
+class Lifecycle(Protocol[Subject, S, T, A]):
+    """What the driver needs to know about one kind of subject."""
+
+    def machine(self, subject: Subject) -> BoundMachine[S, T, A, Subject]:
+        """The bound machine `subject` follows (`CorruptRecordError` if its status is not one
+        of that machine's)."""
+        ...
+
+    def status(self, subject: Subject) -> S:
+        """Where `subject` stands."""
+        ...
+
+    def perform(
+        self,
+        op: Operation,
+        subject: Subject,
+        trigger: T,
+        action: A,
+        argument: TriggerArgument | None,
+    ) -> Sequence[InvoiceEffect]:
+        """Run `action` on `subject` (for `trigger`, with its argument); the effects it needs."""
+        ...
+
+    def moved(
+        self,
+        op: Operation,
+        subject: Subject,
+        transition: tuple[S, T, S],
+        argument: TriggerArgument | None,
+    ) -> None:
+        """Set the subject's status to the transition's destination, persist the subject and
+        append one audit record of ``(source, trigger, dest)``."""
+        ...
 
 
-def can_fire(op: Operation, charge: UsageBasedCharge, trigger: Trigger) -> bool:
-    """Whether `trigger` may fire at `charge` now."""
-    return machine_for(charge).permits(charge, charge.state.status, trigger, op.now)
+def permits(
+    op: Operation, lifecycle: Lifecycle[Subject, S, T, A], subject: Subject, trigger: T
+) -> bool:
+    """Whether `trigger` may fire at `subject` now (a row exists and its guards pass)."""
+    return lifecycle.machine(subject).permits(subject, lifecycle.status(subject), trigger, op.now)
 
 
 def fire(
     op: Operation,
-    charge: UsageBasedCharge,
-    trigger: Trigger,
-    arguments: Mapping[str, Any] | None = None,
+    lifecycle: Lifecycle[Subject, S, T, A],
+    subject: Subject,
+    trigger: T,
+    argument: TriggerArgument | None = None,
 ) -> None:
-    """Fire `trigger` (with `arguments`), activate the status reached, persist, audit.
+    """Fire `trigger` with its typed `argument`, activate the status reached, persist, audit;
+    the effects the actions produced are added to `op.effects`.
 
-    Raises the typed refusal from the machine, or any error of an action; the caller's unit of
-    work then rolls back, so a refused trigger changes nothing.
+    Raises `UnappliedEffectsError` if effects are pending, the machine's typed refusal, or any
+    error of an action; the caller's unit of work then rolls back, so nothing has changed.
     """
-    machine = machine_for(charge)
-    source = charge.state.status
+    op.require_no_pending_effects()
+    machine = lifecycle.machine(subject)
+    source = lifecycle.status(subject)
+    effects: list[InvoiceEffect] = []
 
-    def run_entry(action: ChargeAction, entry_arguments: Mapping[str, Any]) -> None:
-        perform(op, charge, trigger, action, entry_arguments)
+    def entry(action: A, entry_argument: object | None) -> None:
+        typed = cast(TriggerArgument | None, entry_argument)  # `argument`, handed back
+        effects.extend(lifecycle.perform(op, subject, trigger, action, typed))
 
-    dest = machine.fire(charge, source, trigger, op.now, run_entry, arguments)
+    dest = machine.fire(subject, source, trigger, op.now, entry, argument=argument)
     for action in machine.spec.activation_of(dest):
-        perform(op, charge, trigger, action, {})
-    # Set only now, so an action's error names the status the refused transition started from.
-    charge.state.status = dest
-    op.uow.charges.save_state(charge)
-    op.uow.history.record(
-        TransitionRecord(
-            charge_id=charge.id,
-            from_status=source,
-            to_status=dest,
-            trigger=trigger,
-            arguments={key: str(value) for key, value in (arguments or {}).items()},
-            at=op.now,
-        )
-    )
+        effects.extend(lifecycle.perform(op, subject, trigger, action, None))
+    lifecycle.moved(op, subject, (source, trigger, dest), argument)
+    op.effects.extend(effects)
 
 
-def advance(op: Operation, charge: UsageBasedCharge) -> bool:
-    """Fire the continuation trigger while it may fire; whether anything moved."""
-    machine = machine_for(charge)
+def activate(
+    op: Operation, lifecycle: Lifecycle[Subject, S, T, A], subject: Subject, trigger: T
+) -> None:
+    """Run the activation actions of the status `subject` stands in, without a transition:
+    what a new subject gets once, on create (a subject that is merely loaded is never
+    activated). The caller persists the subject; effects are added to `op.effects`."""
+    machine = lifecycle.machine(subject)
+    for action in machine.spec.activation_of(lifecycle.status(subject)):
+        op.effects.extend(lifecycle.perform(op, subject, trigger, action, None))
+
+
+def advance(op: Operation, lifecycle: Lifecycle[Subject, S, T, A], subject: Subject) -> bool:
+    """Fire the machine's continuation trigger while it may fire; whether anything moved.
+
+    Stops early after a transition that produced effects: the caller applies them and advances
+    again. Raises `UnappliedEffectsError` if effects are pending when called.
+    """
+    op.require_no_pending_effects()
+    machine = lifecycle.machine(subject)
     continuation = machine.spec.continuation
-    advanced = False
-    while machine.permits(charge, charge.state.status, continuation, op.now):
-        fire(op, charge, continuation)
-        advanced = True
-    return advanced
+    moved = False
+    while not op.effects and permits(op, lifecycle, subject, continuation):
+        fire(op, lifecycle, subject, continuation)
+        moved = True
+    return moved

@@ -1,4 +1,5 @@
-"""Gathering lines: where a credit_then_invoice charge waits to be invoiced (lifecycle.md 7)."""
+"""Gathering lines: where a credit_then_invoice charge waits to be invoiced (docs/lifecycle.md
+section 8)."""
 
 from __future__ import annotations
 

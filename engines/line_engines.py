@@ -1,19 +1,21 @@
-"""Line engines (lifecycle.md section 7): what each kind of invoice line does at each step of
-invoicing and collection. Engines are registered once per type in `LINE_ENGINES`.
+"""The line engines (docs/lifecycle.md section 8): one per line type, registered once.
 
-`build_standard_invoice_lines` is structural only: it moves lines onto the standard invoice and
-must keep their ids. `on_standard_invoice_created` runs once the invoice and its lines are
-persisted; `on_collection_completed` once its collection window has closed.
+Plain, flat-fee and credit-purchase lines carry their own price and pass through invoicing
+unchanged. Usage-based lines belong to credit_then_invoice charges: they are realized by firing
+triggers at their charge, and carry what the charge's run rated (the amount is rated once, by
+the run, and copied onto the line).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from domain.charge import UsageBasedCharge
-from domain.errors import InvalidLineError
+from domain.errors import ChargeflowError, InvalidLineError
 from domain.invoices import (
     AppliedCredit,
     Invoice,
@@ -22,17 +24,35 @@ from domain.invoices import (
     LineStatus,
 )
 from domain.runs import Totals
-from domain.triggers import Trigger
-from engines import driver
+from domain.statuses import ChargeStatus
+from domain.timestamps import format_instant
+from domain.triggers import InvoiceCreated, Trigger
+from engines import charge_lifecycle, driver
+from engines.charge_lifecycle import CHARGES
 from engines.operation import Operation
 from engines.rating import rate
+
+_log = logging.getLogger("chargeflow.engines")
+
+
+@dataclass(frozen=True)
+class Realized:
+    """What an engine made of the standard lines it was told about: the lines it realized,
+    updated (same ids), and the ones it could not, with the error (their charges' changes
+    were rolled back; billing puts those lines back on the gathering invoice)."""
+
+    lines: list[InvoiceLine]
+    failed: dict[str, Exception] = field(default_factory=dict)
 
 
 class LineEngine(Protocol):
     """The protocol every line engine implements."""
 
-    def is_line_billable_as_of(self, line: InvoiceLine, as_of: datetime) -> bool:
-        """Whether the gathering `line` may be invoiced at `as_of`."""
+    def unbillable(
+        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> dict[str, str]:
+        """Why each gathering line that may not be invoiced at `as_of` may not, by line id
+        (billable lines are absent)."""
         ...
 
     def build_standard_invoice_lines(
@@ -43,8 +63,9 @@ class LineEngine(Protocol):
 
     def on_standard_invoice_created(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
-    ) -> list[InvoiceLine]:
-        """Called after `invoice` and `lines` are persisted; returns the lines, updated."""
+    ) -> Realized:
+        """Called after `invoice` and `lines` are persisted: realize each line; one line's
+        failure is isolated (rolled back to before it) and reported, never raised."""
         ...
 
     def on_collection_completed(
@@ -54,7 +75,7 @@ class LineEngine(Protocol):
         ...
 
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
-        """The lines with their totals computed from quantity, price and credits applied."""
+        """The lines with their totals computed."""
         ...
 
 
@@ -62,9 +83,15 @@ class PassThroughLineEngine:
     """Lines with a price of their own (plain, flat-fee and credit-purchase lines): billable at
     `invoice_at`, passed through both hooks unchanged, priced by their own price."""
 
-    def is_line_billable_as_of(self, line: InvoiceLine, as_of: datetime) -> bool:
-        """Billable once its `invoice_at` has come."""
-        return line.invoice_at <= as_of
+    def unbillable(
+        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> dict[str, str]:
+        """A line is billable once its `invoice_at` has come."""
+        return {
+            line.id: f"not billable before {format_instant(line.invoice_at)}"
+            for line in lines
+            if line.invoice_at > as_of
+        }
 
     def build_standard_invoice_lines(
         self, invoice: Invoice, lines: Sequence[InvoiceLine]
@@ -77,9 +104,9 @@ class PassThroughLineEngine:
 
     def on_standard_invoice_created(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
-    ) -> list[InvoiceLine]:
+    ) -> Realized:
         """Nothing to realize: the lines as they are."""
-        return list(lines)
+        return Realized(list(lines))
 
     def on_collection_completed(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
@@ -89,34 +116,62 @@ class PassThroughLineEngine:
 
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
         """``amount = rate(price, quantity)``, less the credits applied."""
-        calculated = []
-        for line in lines:
-            amount = rate(line.price, line.quantity, line.currency)
-            calculated.append(
-                line.model_copy(update={"totals": Totals.of(amount, line.credits_total())})
+        return [
+            line.model_copy(
+                update={
+                    "totals": Totals.of(
+                        rate(line.price, line.quantity, line.currency), line.credits_total()
+                    )
+                }
             )
-        return calculated
+            for line in lines
+        ]
 
 
 class UsageBasedLineEngine(PassThroughLineEngine):
     """Lines of credit_then_invoice charges: realized by firing triggers at their charges."""
 
-    def is_line_billable_as_of(self, line: InvoiceLine, as_of: datetime) -> bool:
-        """Billable once its service period has ended and its `invoice_at` has come."""
-        return as_of >= line.service_period.end and line.invoice_at <= as_of
+    def unbillable(
+        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> dict[str, str]:
+        """A line is billable once its service period has ended and its `invoice_at` has come,
+        if it names a charge that exists and is not deleted (its charges read in one batch)."""
+        found = op.uow.charges.find_many([line.charge_id for line in lines if line.charge_id])
+        charges = {charge.id: charge for charge in found}
+        reasons: dict[str, str] = {}
+        for line in lines:
+            charge = charges.get(line.charge_id or "")
+            billable_from = max(line.service_period.end, line.invoice_at)
+            if charge is None:
+                reasons[line.id] = "the line names no existing charge"
+            elif charge.state.status is ChargeStatus.DELETED:
+                reasons[line.id] = f"charge {charge.id} is deleted"
+            elif billable_from > as_of:
+                reasons[line.id] = f"not billable before {format_instant(billable_from)}"
+        return reasons
 
     def on_standard_invoice_created(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
-    ) -> list[InvoiceLine]:
-        """Per line: rebuild the charge's machine from its persisted status, advance, fire
-        `invoice_created(line_id)`, advance (to waiting for collection), copy the run."""
-        updated = []
-        for line, charge in self._with_charges(op, lines):
-            driver.advance(op, charge)
-            driver.fire(op, charge, Trigger.INVOICE_CREATED, {"line_id": line.id})
-            driver.advance(op, charge)
-            updated.append(_copy_current_run(line, charge))
-        return updated
+    ) -> Realized:
+        """Per line, inside a savepoint: rebuild the charge's machine from its persisted
+        status, advance, fire `invoice_created(line_id)`, advance (to waiting for collection),
+        copy the run. A line whose charge refuses (or fails) is rolled back and reported."""
+        realized = Realized([])
+        for line, charge in _with_charges(op, lines):
+            try:
+                with op.uow.savepoint():
+                    charge_lifecycle.advance(op, charge)
+                    created = InvoiceCreated(line_id=line.id)
+                    charge_lifecycle.fire(op, charge, Trigger.INVOICE_CREATED, created)
+                    charge_lifecycle.advance(op, charge)
+            except Exception as error:  # one line never blocks the others
+                op.effects.clear()
+                if not isinstance(error, ChargeflowError):
+                    _log.exception("realizing line %s of charge %s failed", line.id, charge.id)
+                realized.failed[line.id] = error
+                continue
+            realized.lines.append(_copy_current_run(line, charge))
+        return realized
 
     def on_collection_completed(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
@@ -125,29 +180,33 @@ class UsageBasedLineEngine(PassThroughLineEngine):
         advance, copy the run (its `line_id` is kept). Other lines are left as they are, so
         collecting twice changes nothing."""
         updated = []
-        for line, charge in self._with_charges(op, lines):
-            if not driver.can_fire(op, charge, Trigger.COLLECTION_COMPLETED):
+        for line, charge in _with_charges(op, lines):
+            if not driver.permits(op, CHARGES, charge, Trigger.COLLECTION_COMPLETED):
                 updated.append(line)
                 continue
-            driver.fire(op, charge, Trigger.COLLECTION_COMPLETED)
-            driver.advance(op, charge)
+            charge_lifecycle.fire(op, charge, Trigger.COLLECTION_COMPLETED, None)
+            charge_lifecycle.advance(op, charge)
             updated.append(_copy_current_run(line, charge))
         return updated
 
-    @staticmethod
-    def _with_charges(
-        op: Operation, lines: Sequence[InvoiceLine]
-    ) -> list[tuple[InvoiceLine, UsageBasedCharge]]:
-        """Each line with its charge, locked; all charges loaded in one batch."""
-        for line in lines:
-            if not line.charge_id:
-                raise InvalidLineError(line.id, "a usage-based line must carry a charge_id")
-        charges = op.uow.charges.get_many([line.charge_id or "" for line in lines], lock=True)
-        return list(zip(lines, charges, strict=True))
+    def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
+        """The lines as they are: their totals are their runs', copied when realized."""
+        return list(lines)
+
+
+def _with_charges(
+    op: Operation, lines: Sequence[InvoiceLine]
+) -> list[tuple[InvoiceLine, UsageBasedCharge]]:
+    """Each line with its charge, locked; all charges loaded in one batch."""
+    for line in lines:
+        if not line.charge_id:
+            raise InvalidLineError(line.id, "a usage-based line must carry a charge_id")
+    charges = op.uow.charges.get_many([line.charge_id or "" for line in lines], lock=True)
+    return list(zip(lines, charges, strict=True))
 
 
 def _copy_current_run(line: InvoiceLine, charge: UsageBasedCharge) -> InvoiceLine:
-    """`line` with the quantity and remaining credits of the charge's current run."""
+    """`line` with the quantity, remaining credits and totals of the charge's current run."""
     run = charge.current_run()
     if run is None:
         return line
@@ -156,7 +215,18 @@ def _copy_current_run(line: InvoiceLine, charge: UsageBasedCharge) -> InvoiceLin
         for allocation_id, amount in run.remaining_allocations().items()
         if amount > 0
     )
-    return line.model_copy(update={"quantity": run.meter_value, "credits_applied": credits})
+    return line.model_copy(
+        update={"quantity": run.meter_value, "credits_applied": credits, "totals": run.totals}
+    )
+
+
+def same_ids(given: Sequence[InvoiceLine], returned: Sequence[InvoiceLine], step: str) -> None:
+    """Raise `InvalidLineError` unless `returned` holds exactly the ids of `given`."""
+    given_ids = sorted(line.id for line in given)
+    returned_ids = sorted(line.id for line in returned)
+    if given_ids != returned_ids:
+        odd = sorted(set(given_ids) ^ set(returned_ids)) or given_ids
+        raise InvalidLineError(odd[0], f"{step} must return lines with exactly the input ids")
 
 
 LINE_ENGINES: Mapping[LineEngineType, LineEngine] = {

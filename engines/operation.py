@@ -1,32 +1,48 @@
-"""What one operation works with: its unit of work, its instant, its credit source.
+"""What one operation works with, and the one way an operation is run (docs/architecture.md).
 
-An `Operation` lives exactly as long as the unit of work it wraps. `now` is read from the
-injected clock once, when the operation starts, so every step of it sees the same instant.
-`Operations` opens them, for the charge and billing engines alike.
+An `Operation` is one unit of work, the operation's instant (read from the injected clock once,
+when the operation starts, so every step of it sees the same instant), its credit source, and
+the invoice effects its charge actions produced and the caller has not applied yet.
+
+Use cases are engine functions that take an `Operation` first; `Operations.run` opens one,
+calls the use case, and commits if it returns (rolling everything back if it raises). Nothing
+else opens a unit of work around an engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from domain.clock import Clock
+from domain.effects import InvoiceEffect
+from domain.errors import UnappliedEffectsError
 from engines.credit_source import CreditSource
 from persistence.ports import UnitOfWork, UnitOfWorkFactory
 
 CreditSourceFactory = Callable[[UnitOfWork], CreditSource]
 """Builds the credit source that works inside one unit of work."""
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-@dataclass(frozen=True)
+
+@dataclass
 class Operation:
-    """One unit of work, the operation's instant and its credit source."""
+    """One unit of work, the operation's instant, its credit source, and its pending effects."""
 
     uow: UnitOfWork
     now: datetime
     credits: CreditSource
+    effects: list[InvoiceEffect] = field(default_factory=list)
+
+    def require_no_pending_effects(self) -> None:
+        """Raise `UnappliedEffectsError` while effects wait to be applied."""
+        if self.effects:
+            raise UnappliedEffectsError(list(self.effects))
 
 
 class Operations:
@@ -35,14 +51,26 @@ class Operations:
     def __init__(
         self, uows: UnitOfWorkFactory, clock: Clock, credit_sources: CreditSourceFactory
     ) -> None:
-        self.uows = uows
         self.clock = clock
+        self._uows = uows
         self._credit_sources = credit_sources
 
     @contextmanager
     def __call__(self, now: datetime | None = None) -> Iterator[Operation]:
-        """One unit of work at `now` (default: the clock's now), committed if the block
-        succeeds and rolled back if it raises."""
-        with self.uows() as uow:
-            yield Operation(uow, now or self.clock.now(), self._credit_sources(uow))
+        """One operation at `now` (default: the clock's now), committed if the block succeeds
+        and rolled back if it raises; `UnappliedEffectsError` if effects were left unapplied."""
+        with self._uows() as uow:
+            op = Operation(uow, now or self.clock.now(), self._credit_sources(uow))
+            yield op
+            op.require_no_pending_effects()
             uow.commit()
+
+    def run(
+        self,
+        use_case: Callable[Concatenate[Operation, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """``use_case(operation, *args, **kwargs)`` in one operation at the clock's now."""
+        with self() as op:
+            return use_case(op, *args, **kwargs)

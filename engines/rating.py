@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from domain.money import ZERO, round_money
+from domain.money import ZERO, exact_arithmetic, round_money
 from domain.prices import (
     FlatPrice,
     PackagePrice,
@@ -24,7 +24,13 @@ from domain.prices import (
 
 
 def rate(price: Price, quantity: Decimal, currency: str) -> Decimal:
-    """The amount `price` charges for `quantity`, rounded to `currency`'s minor units."""
+    """The amount `price` charges for `quantity`, rounded to `currency`'s minor units; exact
+    whatever the size of bounded inputs (computed in `exact_arithmetic`)."""
+    with exact_arithmetic():
+        return round_money(_unrounded(price, quantity), currency)
+
+
+def _unrounded(price: Price, quantity: Decimal) -> Decimal:
     match price:
         case UnitPrice():
             amount = quantity * price.amount
@@ -37,7 +43,7 @@ def rate(price: Price, quantity: Decimal, currency: str) -> Decimal:
             amount = _volume(price.tiers, quantity)
         case TieredGraduatedPrice():
             amount = _graduated(price.tiers, quantity)
-    return round_money(amount, currency)
+    return amount
 
 
 def _volume(tiers: tuple[Tier, ...], quantity: Decimal) -> Decimal:

@@ -1,4 +1,4 @@
-"""Realization runs: creating a rated run and finalizing it (lifecycle.md sections 4-6).
+"""Realization runs: creating a rated run and finalizing it (docs/lifecycle.md sections 4, 5 and 7).
 
 These functions do the mechanics the machines ask for; they never change a charge's status.
 Everything they create is written through the operation's unit of work.
@@ -10,7 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.charge import UsageBasedCharge
-from domain.errors import CurrentRunExistsError, NegativeTotalError, NoCurrentRunError
+from domain.errors import (
+    AmountOutOfRangeError,
+    CurrentRunExistsError,
+    NegativeTotalError,
+    NoCurrentRunError,
+)
+from domain.money import MAX_INTEGER_DIGITS, integer_digits
 from domain.runs import RealizationRun, RunType, Totals
 from domain.triggers import Trigger
 from engines import credits
@@ -26,12 +32,15 @@ def rated_amount(
 ) -> tuple[Decimal, Decimal]:
     """(meter value, rated amount) of the charge's usage stored before `cutoff`.
 
-    Raises `NegativeTotalError` when the rated amount is negative.
+    Raises `NegativeTotalError` when the rated amount is negative, `AmountOutOfRangeError` when
+    it has more than 15 digits before the point.
     """
     quantity = snapshot(op, charge, cutoff)
     amount = rate(charge.intent.price, quantity, charge.intent.currency)
     if amount < 0:
         raise NegativeTotalError(charge.id, charge.state.status, trigger, amount)
+    if integer_digits(amount) > MAX_INTEGER_DIGITS:
+        raise AmountOutOfRangeError(charge.id, charge.state.status, trigger, amount)
     return quantity, amount
 
 
@@ -46,7 +55,7 @@ def create_rated_run(
     mode: AllocationMode,
 ) -> RealizationRun:
     """Rate the charge at `as_of`, persist a final-realization run, make it current, and
-    allocate its credits as `mode` says (lifecycle.md section 6, steps 1-4)."""
+    allocate its credits as `mode` says (docs/lifecycle.md section 7)."""
     quantity, amount = rated_amount(op, charge, as_of, trigger)
     if charge.state.current_run_id is not None:
         raise CurrentRunExistsError(
@@ -66,7 +75,7 @@ def create_rated_run(
     op.uow.charges.add_run(run)
     charge.runs.append(run)
     charge.state.current_run_id = run.id
-    allocated = credits.allocate(op, charge, run, amount, mode, trigger)
+    allocated = credits.allocate(op, charge, run, amount, mode=mode, trigger=trigger)
     if allocated:
         run.totals = Totals.of(amount, allocated)
         op.uow.charges.save_run(run)
@@ -99,7 +108,7 @@ def finalize_run(
     """
     quantity, amount = rated_amount(op, charge, cutoff, trigger)
     target = amount if credit_target is None else min(credit_target, amount)
-    applied = credits.reconcile(op, charge, run, target, mode, trigger)
+    applied = credits.reconcile(op, charge, run, target, mode=mode, trigger=trigger)
     run.as_of = cutoff
     run.meter_value = quantity
     run.totals = Totals.of(amount, applied)

@@ -9,6 +9,7 @@ loaded, and `PersistenceError` for any other database failure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from domain.charge import UsageBasedCharge
 from domain.credits import CreditAllocation, CreditGrant
 from domain.customer import Customer
 from domain.feature import Feature
-from domain.history import TransitionRecord
+from domain.history import ChargeTransition, InvoiceTransition
 from domain.invoices import Invoice, InvoiceLine
 from domain.periods import Period
 from domain.runs import RealizationRun
@@ -35,6 +36,12 @@ class CustomerRepository(Protocol):
 
     def get(self, customer_id: str) -> Customer:
         """The customer `customer_id`; `NotFoundError` if there is none."""
+        ...
+
+    def lock_billing(self, customer_id: str) -> Customer:
+        """Take the customer's billing lock until the unit of work ends (the row lock of the
+        customer); the customer. `NotFoundError` if there is none. Lock order: the billing lock
+        first, then charge locks by ascending id, then the credit lock."""
         ...
 
 
@@ -84,6 +91,12 @@ class CreditRepository(Protocol):
         """Insert `grant`."""
         ...
 
+    def lock(self, customer_id: str) -> None:
+        """Take the customer's credit lock until the unit of work ends: read a balance and
+        draw on it under this lock, so two concurrent draws never take the same credit. Taken
+        last, after any billing and charge locks."""
+        ...
+
     def balances(self, customer_id: str) -> list[GrantBalance]:
         """The customer's grants in FIFO order (grant time, then id), each with its remaining
         amount after every allocation and correction drawn against it."""
@@ -107,7 +120,16 @@ class ChargeRepository(Protocol):
         ...
 
     def get_many(self, charge_ids: Sequence[str], *, lock: bool = False) -> list[UsageBasedCharge]:
-        """The charges `charge_ids` (in that order) in a fixed number of queries."""
+        """The charges `charge_ids` (in that order) in a fixed number of queries; with `lock`,
+        their row locks are taken in ascending id order. `NotFoundError` for a missing one."""
+        ...
+
+    def find_many(self, charge_ids: Sequence[str]) -> list[UsageBasedCharge]:
+        """Those of the charges `charge_ids` that exist, in a fixed number of queries."""
+        ...
+
+    def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
+        """The customer's charge created with `reference` as its unique reference, if any."""
         ...
 
     def save_state(self, charge: UsageBasedCharge) -> None:
@@ -143,14 +165,22 @@ class ChargeRepository(Protocol):
 
 
 class TransitionLog(Protocol):
-    """The `charge_transitions` audit log."""
+    """The `charge_transitions` audit log of charges and invoices."""
 
-    def record(self, record: TransitionRecord) -> None:
-        """Append `record` in the current transaction."""
+    def record_charge(self, record: ChargeTransition) -> None:
+        """Append a charge's transition in the current transaction."""
         ...
 
-    def for_charge(self, charge_id: str) -> list[TransitionRecord]:
+    def record_invoice(self, record: InvoiceTransition) -> None:
+        """Append an invoice's transition in the current transaction."""
+        ...
+
+    def for_charge(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions, in the order they happened."""
+        ...
+
+    def for_invoice(self, invoice_id: str) -> list[InvoiceTransition]:
+        """The invoice's transitions, in the order they happened."""
         ...
 
 
@@ -193,6 +223,10 @@ class InvoiceRepository(Protocol):
         """The customer's gathering lines, oldest first."""
         ...
 
+    def gathering_line_of(self, charge_id: str) -> InvoiceLine | None:
+        """The gathering line of charge `charge_id`, if it has one."""
+        ...
+
     def list(self, customer_id: str | None = None) -> list[Invoice]:
         """Standard invoices (all, or one customer's), oldest first, with their lines."""
         ...
@@ -224,6 +258,11 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make every write of this unit of work durable."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A savepoint: if the block raises, every write made inside it is undone (the unit of
+        work goes on, as it stood before the block) and the error propagates."""
         ...
 
 

@@ -6,9 +6,10 @@ from enum import StrEnum
 
 
 class ChargeAction(StrEnum):
-    """An action a charge machine asks the engine to perform (lifecycle.md sections 3-5)."""
+    """An action a charge machine asks the engine to perform (docs/lifecycle.md sections 3-6)."""
 
     SYNC_FEATURE_ID = "sync feature id"
+    ADVANCE_AFTER_PERIOD_FROM = "advance after period from"
     ADVANCE_AFTER_PERIOD_TO = "advance after period to"
     ADVANCE_AFTER_COLLECTION_END = "advance after collection end"
     CLEAR_ADVANCE_AFTER = "clear advance after"

@@ -11,7 +11,7 @@ the status raises `TriggerNotPermittedError`; a row whose guard fails raises `Gu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, cast
 
@@ -20,8 +20,8 @@ from transitions import EventData, Machine, MachineError
 from domain.errors import GuardFailedError, TriggerNotPermittedError
 from statemachines.spec import A, Guard, MachineSpec, Row, S, Subject, T
 
-Perform = Callable[[A, Mapping[str, Any]], None]
-"""Runs one entry action with the trigger's arguments."""
+Perform = Callable[[A, object | None], None]
+"""Runs one entry action with the trigger's argument (a typed model, or None)."""
 
 
 class _Binding(Generic[S, A, Subject]):
@@ -29,9 +29,7 @@ class _Binding(Generic[S, A, Subject]):
 
     __slots__ = ("now", "perform", "state", "subject")
 
-    def __init__(
-        self, state: S, subject: Subject, now: datetime, perform: Perform[A] | None
-    ) -> None:
+    def __init__(self, state: S, subject: Subject, now: datetime, perform: Perform[A]) -> None:
         self.state = state
         self.subject = subject
         self.now = now
@@ -49,10 +47,10 @@ def _guard_condition(guard: Guard[Subject]) -> Callable[[EventData], bool]:
 def _entry_callback(actions: tuple[A, ...]) -> Callable[[EventData], None]:
     def enter(event: EventData) -> None:
         binding = cast(_Binding[Any, A, Any], event.model)
-        if binding.perform is None:
-            raise RuntimeError("entry actions fired without an action runner")
+        arguments = tuple(event.args)
+        argument = arguments[0] if arguments else None
         for action in actions:
-            binding.perform(action, event.kwargs)
+            binding.perform(action, argument)
 
     return enter
 
@@ -100,19 +98,21 @@ class BoundMachine(Generic[S, T, A, Subject]):
         trigger: T,
         now: datetime,
         perform: Perform[A],
-        arguments: Mapping[str, Any] | None = None,
+        *,
+        argument: object | None = None,
     ) -> S:
         """Fire `trigger` at `subject` standing in `status`; return the status it moved to.
 
-        Entry actions of the taken row run through `perform` with `arguments`. Raises
-        `TriggerNotPermittedError` or `GuardFailedError`; then no action has run.
+        Entry actions of the taken row run through `perform` with `argument` (the trigger's
+        typed argument, handed to `transitions` as the event's one positional argument).
+        Raises `TriggerNotPermittedError` or `GuardFailedError`; then no action has run.
         """
         binding: _Binding[S, A, Subject] = _Binding(status, subject, now, perform)
         event = self._machine.events.get(trigger.value)
         if event is None:
             raise self._not_permitted(subject, status, trigger)
         try:
-            moved = event.trigger(binding, **(arguments or {}))
+            moved = event.trigger(binding, *(() if argument is None else (argument,)))
         except MachineError as error:
             raise self._not_permitted(subject, status, trigger) from error
         if not moved:

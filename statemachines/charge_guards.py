@@ -1,4 +1,4 @@
-"""Guards shared by both charge machines: pure functions of (charge, now) (lifecycle.md 3)."""
+"""Guards shared by both charge machines: pure functions of (charge, now) (docs/lifecycle.md 3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """What both charge machines share: the row into `active` at the start of the service period,
-the activation actions of `active`, and `delete` from every status but `deleted`."""
+the activation actions of `created` and `active`, and `delete` from every status but
+`deleted`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ ACTIVATE = ChargeRow(
     Trigger.NEXT, ChargeStatus.CREATED, ChargeStatus.ACTIVE, guards=(INSIDE_SERVICE_PERIOD,)
 )
 """``created --next[inside service period]--> active``."""
+
+CREATED_ACTIVATION = (ChargeAction.ADVANCE_AFTER_PERIOD_FROM,)
+"""A new charge (activated once, on create): come back when the service period starts."""
 
 ACTIVE_ACTIVATION = (ChargeAction.SYNC_FEATURE_ID, ChargeAction.ADVANCE_AFTER_PERIOD_TO)
 """Entering `active`: sync the feature id, come back when the service period ends."""

@@ -1,4 +1,5 @@
-"""Definition checks every registered spec must pass (architecture.md rule 3).
+"""Definition checks every registered spec must pass (machines are declarative data:
+docs/architecture.md).
 
 One initial status; declared terminal statuses have no exits; every status is reachable from the
 initial one; every non-terminal status has an exit; every status maps to a meta status; rows only

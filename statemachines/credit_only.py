@@ -1,4 +1,4 @@
-"""The credit_only machine (lifecycle.md section 4): usage is settled from credits alone."""
+"""The credit_only machine (docs/lifecycle.md section 4): usage is settled from credits alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from statemachines.charge_guards import (
     AFTER_COLLECTION_PERIOD,
     AFTER_SERVICE_PERIOD,
 )
-from statemachines.charge_rows import ACTIVATE, ACTIVE_ACTIVATION, ChargeRow, delete_rows
+from statemachines.charge_rows import (
+    ACTIVATE,
+    ACTIVE_ACTIVATION,
+    CREATED_ACTIVATION,
+    ChargeRow,
+    delete_rows,
+)
 from statemachines.spec import MachineSpec
 
 S = ChargeStatus
@@ -51,6 +57,7 @@ CREDIT_ONLY = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
         *delete_rows(_STATUSES),
     ),
     activation={
+        S.CREATED: CREATED_ACTIVATION,
         S.ACTIVE: ACTIVE_ACTIVATION,
         S.FINAL_REALIZATION_STARTED: (ChargeAction.START_FINAL_REALIZATION_RUN,),
         S.FINAL_REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),

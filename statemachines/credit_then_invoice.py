@@ -1,4 +1,4 @@
-"""The credit_then_invoice machine (lifecycle.md section 5): credits first, then an invoice.
+"""The credit_then_invoice machine (docs/lifecycle.md section 5): credits first, then an invoice.
 
 Only billing moves such a charge past `active` (`invoice_created`, then `collection_completed`).
 The charge rests in `…completed`; `final` is not reachable in this version, so it is left out.
@@ -11,7 +11,13 @@ from domain.statuses import ChargeStatus, meta_status
 from domain.triggers import Trigger
 from statemachines.actions import ChargeAction
 from statemachines.charge_guards import AFTER_SERVICE_PERIOD
-from statemachines.charge_rows import ACTIVATE, ACTIVE_ACTIVATION, ChargeRow, delete_rows
+from statemachines.charge_rows import (
+    ACTIVATE,
+    ACTIVE_ACTIVATION,
+    CREATED_ACTIVATION,
+    ChargeRow,
+    delete_rows,
+)
 from statemachines.spec import MachineSpec
 
 S = ChargeStatus
@@ -53,6 +59,7 @@ CREDIT_THEN_INVOICE = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBase
         *delete_rows(_STATUSES),
     ),
     activation={
+        S.CREATED: CREATED_ACTIVATION,
         S.ACTIVE: ACTIVE_ACTIVATION,
         S.FINAL_REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
         S.FINAL_REALIZATION_PROCESSING: (ChargeAction.FINALIZE_INVOICE_CREATED_RUN,),

@@ -1,4 +1,4 @@
-"""The standard invoice lifecycle (lifecycle.md section 7): created, waiting for collection,
+"""The standard invoice lifecycle (docs/lifecycle.md section 8): created, waiting for collection,
 collecting once ``now >= collection_at``, then ready."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The shape of a machine spec: transitions as rows, activation actions per status.
 
 A spec is plain, immutable data. Guards are named pure functions of (subject, now); actions are
-names that the engine implements. Two kinds of actions exist (lifecycle.md section 3):
+names that the engine implements. Two kinds of actions exist (docs/lifecycle.md section 3):
 
 - **entry actions** belong to a row and run while the transition enters its destination; they
   receive the trigger's argument;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,10 +12,14 @@ from chargeflow import App, FrozenClock, open_app
 from persistence.sql import SqlDatabase
 from tests.databases import (
     BACKENDS,
+    SKIP_REASON,
     application_tables,
     empty_tables,
     migrated_database,
+    postgres_required,
+    postgres_unreachable,
     table_contents,
+    unmigrated_database,
 )
 
 START = "2025-12-01T00:00:00Z"
@@ -29,6 +34,13 @@ def database(
     """One migrated database per backend for the whole session (emptied before each test)."""
     backend: str = request.param
     with migrated_database(backend, tmp_path_factory.mktemp(backend)) as database:
+        yield database
+
+
+@pytest.fixture
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[SqlDatabase]:
+    """A new database of the same backend as `database`, without any schema (for migrations)."""
+    with unmigrated_database(backend, tmp_path) as database:
         yield database
 
 
@@ -72,8 +84,41 @@ def backend(database: SqlDatabase) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that runs on PostgreSQL, so ``-m 'not postgres'`` can leave them out."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database") == "postgresql":
-            item.add_marker(pytest.mark.postgres)
+    """Mark every test that runs on PostgreSQL, so ``-m 'not postgres'`` can leave them out;
+    without a reachable server (and without ``$CHARGEFLOW_REQUIRE_POSTGRES``), skip them all
+    with one message."""
+    postgres = [item for item in items if _on_postgres(item)]
+    for item in postgres:
+        item.add_marker(pytest.mark.postgres)
+    unreachable = postgres_unreachable() if postgres else None
+    if unreachable is not None and not postgres_required():
+        skip = pytest.mark.skip(reason=SKIP_REASON.format(unreachable))
+        for item in postgres:
+            item.add_marker(skip)
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    on_postgres = callspec is not None and callspec.params.get("database") == "postgresql"
+    return on_postgres or item.get_closest_marker("postgres") is not None
+
+
+def pytest_report_header() -> str | None:
+    """Say once, at the top, why the PostgreSQL tests will be skipped."""
+    unreachable = postgres_unreachable()
+    if unreachable is None or postgres_required():
+        return None
+    return SKIP_REASON.format(unreachable)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once, at the end, how many PostgreSQL tests were skipped and why (skips are not
+    listed one by one: ``-r`` leaves them out)."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "postgres" in getattr(report, "keywords", {})
+    ]
+    if skipped:
+        reason = SKIP_REASON.format(postgres_unreachable())
+        terminalreporter.write_line(f"{len(skipped)} PostgreSQL tests skipped: {reason}")

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,20 +31,38 @@ def postgres_required() -> bool:
     return bool(os.environ.get("CHARGEFLOW_REQUIRE_POSTGRES"))
 
 
+@cache
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used for tests (None when it can), asked once per run."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            return None
+    except sa.exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0]
+        return f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({reason})"
+    finally:
+        admin.dispose()
+
+
+SKIP_REASON = (
+    "{}: the PostgreSQL tests are skipped (set CHARGEFLOW_REQUIRE_POSTGRES=1 to fail instead)"
+)
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database's URL; dropped afterwards."""
+    """A fresh, uniquely named PostgreSQL database's URL; dropped afterwards. Skips the test
+    (fails it with ``$CHARGEFLOW_REQUIRE_POSTGRES``) when PostgreSQL cannot be reached."""
+    unreachable = postgres_unreachable()
+    if unreachable is not None:
+        if postgres_required():
+            pytest.fail(unreachable)
+        pytest.skip(SKIP_REASON.format(unreachable))
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"chargeflow_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error.orig}"
-        if postgres_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -53,11 +72,11 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def migrated_database(backend: str, directory: Path) -> Iterator[SqlDatabase]:
-    """A database of `backend` with the schema at head."""
+def unmigrated_database(backend: str, directory: Path) -> Iterator[SqlDatabase]:
+    """A new database of `backend` without any schema: a SQLite file in `directory`, or a
+    uniquely named PostgreSQL database (dropped afterwards)."""
     if backend == "sqlite":
         database = SqlDatabase(f"sqlite:///{directory / 'chargeflow.db'}")
-        database.upgrade()
         try:
             yield database
         finally:
@@ -65,18 +84,25 @@ def migrated_database(backend: str, directory: Path) -> Iterator[SqlDatabase]:
         return
     with postgres_database() as url:
         database = SqlDatabase(url)
-        database.upgrade()
         try:
             yield database
         finally:
             database.dispose()
 
 
+@contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[SqlDatabase]:
+    """A new database of `backend` with the schema at head."""
+    with unmigrated_database(backend, directory) as database:
+        database.upgrade()
+        yield database
+
+
 def application_tables(engine: sa.Engine) -> list[sa.Table]:
     """Every table but Alembic's, parents before children."""
     metadata = sa.MetaData()
     metadata.reflect(engine)
-    return [table for table in metadata.sorted_tables if table.name != "alembic_version"]
+    return [table for table in metadata.sorted_tables if table.name != "chargeflow_alembic_version"]
 
 
 def empty_tables(engine: sa.Engine, tables: list[sa.Table]) -> None:

@@ -11,6 +11,7 @@ from domain.customer import Customer
 from domain.invoices import Invoice, InvoiceKind, InvoiceStatus, LineStatus
 from domain.statuses import ChargeStatus
 from domain.triggers import DeletePolicy
+from persistence.sql import SqlDatabase
 
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
 FEATURE = "api_requests"
@@ -48,11 +49,11 @@ def charge(
     )
 
 
-def standard_line(app: App, charge_id: str) -> str:
+def standard_line(database: SqlDatabase, charge_id: str) -> str:
     """Move the charge's gathering line onto a new standard invoice, as invoicing's steps 2-5
     do, without telling the charge (step 6); the line's id. For firing `invoice_created` by
     hand."""
-    with app.database.unit_of_work() as uow:
+    with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
         [line] = [
             line
@@ -76,16 +77,18 @@ def standard_line(app: App, charge_id: str) -> str:
     return line.id
 
 
-def set_status(app: App, charge_id: str, status: ChargeStatus) -> None:
+def set_status(database: SqlDatabase, charge_id: str, status: ChargeStatus) -> None:
     """Rewrite the persisted status, as a crash between two hops would have left it."""
-    with app.database.unit_of_work() as uow:
+    with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id, lock=True)
         stored.state.status = status
         uow.charges.save_state(stored)
         uow.commit()
 
 
-def charge_in(app: App, clock: FrozenClock, mode: SettlementMode, status: ChargeStatus) -> str:
+def charge_in(
+    app: App, database: SqlDatabase, clock: FrozenClock, mode: SettlementMode, status: ChargeStatus
+) -> str:
     """A persisted charge standing in `status`, with the runs and state that status implies,
     usage of 10 recorded in mid-January; the clock is left where the charge got there.
 
@@ -113,12 +116,12 @@ def charge_in(app: App, clock: FrozenClock, mode: SettlementMode, status: Charge
     else:
         [invoice] = app.billing.invoice_pending_lines(who.id)
     if status in (S.FINAL_REALIZATION_STARTED, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION):
-        set_status(app, made.id, status)
+        set_status(database, made.id, status)
         return made.id
     clock.set("2026-02-03T00:01:00Z")
     if mode is CO:
         app.charges.advance(made.id)
     else:
         app.billing.advance_invoice(invoice.id)
-    set_status(app, made.id, status)
+    set_status(database, made.id, status)
     return made.id

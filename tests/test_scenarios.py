@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 from decimal import Decimal
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -18,7 +19,8 @@ from chargeflow.scenarios import (
     load_scenario,
     run_scenario,
 )
-from chargeflow.scenarios.model import CreateCharge, GrantCredits
+from chargeflow.scenarios.actions import Action, CreateCharge, GrantCredits
+from chargeflow.scenarios.performing import Performer
 from domain.errors import NotFoundError
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
@@ -209,12 +211,12 @@ def test_a_wrong_expectation_fails_with_one_line_per_difference(
     assert (failed.value.index, failed.value.action) == (3, "create_charge")
     assert failed.value.differences == [
         "charges.usage.status: expected active, got created",
-        "charges.usage.advance_after: expected 2026-02-01T00:00:00Z, got null",
+        "charges.usage.advance_after: expected 2026-02-01T00:00:00Z, got 2026-01-01T00:00:00Z",
     ]
     assert str(failed.value) == (
         "scenario wrong, step 3 (create_charge):\n"
         "  charges.usage.status: expected active, got created\n"
-        "  charges.usage.advance_after: expected 2026-02-01T00:00:00Z, got null"
+        "  charges.usage.advance_after: expected 2026-02-01T00:00:00Z, got 2026-01-01T00:00:00Z"
     )
 
 
@@ -336,7 +338,12 @@ def test_each_step_that_went_as_written_is_reported(
         (4, "fire"),
     ]
     assert reports[2].error is None
-    assert reports[2].summary() == ["charge usage: created, advance_after null"]
+    assert reports[2].summary() == ["charge usage: created, advance_after 2026-01-01T00:00:00Z"]
     assert type(reports[3].error).__name__ == "GuardFailedError"
     assert reports[3].summary()[0].startswith("raised GuardFailedError: guard failed")
     assert reports[3].clock == clock.now()
+
+
+def test_every_action_of_the_format_has_a_way_to_be_performed() -> None:
+    performed = set(Performer.__dict__["perform"].dispatcher.registry)
+    assert set(get_args(get_args(Action)[0])) <= performed

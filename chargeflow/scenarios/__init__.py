@@ -7,7 +7,8 @@ shows what differed, `StepReport` what each step left behind). The format is des
 `chargeflow.scenarios.model`. This package only reads and runs scenarios; it prints nothing.
 """
 
-from chargeflow.scenarios.model import Scenario, ScenarioFormatError, load_scenario
+from chargeflow.scenarios.loading import ScenarioFormatError, load_scenario
+from chargeflow.scenarios.model import Scenario
 from chargeflow.scenarios.runner import ScenarioFailure, StepReport, run_scenario
 
 __all__ = [

@@ -1,29 +1,24 @@
-"""The SQL database: the engine for a URL, units of work on it, and Alembic migrations.
+"""The SQL database: the engine for a URL, and units of work on it.
 
-This module owns connection set-up (SQLite pragmas and write transactions, the psycopg driver
-for PostgreSQL), the transaction boundary of a unit of work, and running the migrations. It
-must not hold queries (`repositories` does) nor create tables any other way than through
-Alembic.
+This module owns connection set-up (validating the URL, SQLite pragmas and write transactions,
+the psycopg driver for PostgreSQL) and the transaction boundary of a unit of work. It must not
+hold queries (each aggregate's repository module does) nor create tables (`schema` runs the
+Alembic migrations, the only way the schema is made).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session
 
-from domain.errors import PersistenceError
+from domain.errors import InvalidInputError, PersistenceError
 from persistence.ports import (
     ChargeRepository,
     CreditRepository,
@@ -33,19 +28,14 @@ from persistence.ports import (
     TransitionLog,
     UsageRepository,
 )
-from persistence.sql.mapping import database_errors, domain_error
-from persistence.sql.repositories import (
-    SqlChargeRepository,
-    SqlCreditRepository,
-    SqlCustomerRepository,
-    SqlFeatureRepository,
-    SqlInvoiceRepository,
-    SqlTransitionLog,
-    SqlUsageRepository,
-)
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-"""The Alembic script directory (``env.py``, ``versions/``)."""
+from persistence.sql import schema
+from persistence.sql.charges import SqlChargeRepository
+from persistence.sql.credits import SqlCreditRepository
+from persistence.sql.customers import SqlCustomerRepository, SqlFeatureRepository
+from persistence.sql.errors import database_errors, domain_error
+from persistence.sql.history import SqlTransitionLog
+from persistence.sql.invoices import SqlInvoiceRepository
+from persistence.sql.usage import SqlUsageRepository
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -53,7 +43,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 class SqlUnitOfWork:
     """One database transaction and the repositories working inside it (`UnitOfWork`).
 
-    Entering opens a session and begins the transaction at once (``BEGIN IMMEDIATE`` on SQLite,
+    Entering opens a connection and begins the transaction at once (``BEGIN IMMEDIATE`` on SQLite,
     so it is a write transaction from the start); `commit` makes its writes durable; leaving
     without a commit rolls back. A database error escaping the block, or raised by `commit`,
     becomes `ConflictError` (a broken constraint) or `PersistenceError`, chained with ``from``;
@@ -70,33 +60,53 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._session: Session | None = None
+        self._connection: Connection | None = None
         self._committed = False
 
     def __enter__(self) -> Self:
-        """Open the session and begin the transaction."""
-        if self._session is not None:
+        """Open a connection and begin the transaction."""
+        if self._connection is not None:
             raise PersistenceError("a unit of work cannot be entered twice")
-        session = Session(self._engine, expire_on_commit=False)
         with database_errors():
-            session.connection()  # begins now rather than at the first query
-        self._session, self._committed = session, False
-        self.customers = SqlCustomerRepository(session)
-        self.features = SqlFeatureRepository(session)
-        self.usage = SqlUsageRepository(session)
-        self.credits = SqlCreditRepository(session)
-        self.charges = SqlChargeRepository(session)
-        self.history = SqlTransitionLog(session)
-        self.invoices = SqlInvoiceRepository(session)
+            connection = self._engine.connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        self._connection, self._committed = connection, False
+        self.customers = SqlCustomerRepository(connection)
+        self.features = SqlFeatureRepository(connection)
+        self.usage = SqlUsageRepository(connection)
+        self.credits = SqlCreditRepository(connection)
+        self.charges = SqlChargeRepository(connection)
+        self.history = SqlTransitionLog(connection)
+        self.invoices = SqlInvoiceRepository(connection)
         return self
 
     def commit(self) -> None:
         """Commit the transaction."""
-        if self._session is None:
+        if self._connection is None:
             raise PersistenceError("commit outside an entered unit of work")
         with database_errors():
-            self._session.commit()
+            self._connection.commit()
         self._committed = True
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises."""
+        if self._connection is None:
+            raise PersistenceError("savepoint outside an entered unit of work")
+        with database_errors():
+            nested = self._connection.begin_nested()
+        try:
+            yield
+        except Exception:  # anything harsher (a crash) abandons the whole unit of work
+            with database_errors():
+                nested.rollback()
+            raise
+        with database_errors():
+            nested.commit()
 
     def __exit__(
         self,
@@ -104,15 +114,15 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Roll back unless committed, close the session, translate a database error."""
-        session, self._session = self._session, None
-        if session is not None:
+        """Roll back unless committed, close the connection, translate a database error."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
             with database_errors():
                 try:
                     if not self._committed:
-                        session.rollback()
+                        connection.rollback()
                 finally:
-                    session.close()
+                    connection.close()
         if isinstance(exc, SQLAlchemyError):
             raise domain_error(exc) from exc
 
@@ -122,60 +132,52 @@ class SqlDatabase:
 
     `url` is ``sqlite:///path.db``, ``sqlite://`` (in memory, shared by every unit of work), or
     ``postgresql+psycopg://user@host:port/db`` (every PostgreSQL URL is driven by psycopg 3, so
-    ``postgresql://`` works too); anything else raises `PersistenceError`. The schema is
+    ``postgresql://`` works too); anything else raises `InvalidInputError`. The schema is
     created and evolved by `upgrade` and `downgrade` only.
     """
 
     def __init__(self, url: str) -> None:
         with database_errors():
-            self.engine: Engine = _create_engine(make_url(url))
+            self.engine: Engine = _create_engine(_parse_url(url))
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A fresh unit of work, to be entered with ``with``."""
         return SqlUnitOfWork(self.engine)
 
     def upgrade(self, revision: str = "head") -> None:
-        """Migrate the schema up to `revision`, in one transaction."""
-        self._migrate(command.upgrade, revision)
+        """Migrate the schema up to `revision`, in one transaction under the migration lock."""
+        schema.migrate(self.engine, schema.upgrade, revision)
 
     def downgrade(self, revision: str) -> None:
-        """Migrate the schema down to `revision` (``"base"``: no tables), in one transaction."""
-        self._migrate(command.downgrade, revision)
+        """Migrate the schema down to `revision` (``"base"``: no tables), in one transaction
+        under the migration lock; `DowngradeRefusedError` if that would lose facts."""
+        schema.migrate(self.engine, schema.downgrade, revision)
 
     def dispose(self) -> None:
         """Close every pooled connection (an in-memory SQLite database is lost)."""
         self.engine.dispose()
 
-    def _migrate(self, step: Callable[[Config, str], None], revision: str) -> None:
-        """Run an Alembic command on one connection of this engine, in one transaction.
 
-        On SQLite, foreign keys are switched off for the migration (a batch migration copies
-        and drops tables that other tables reference) and checked before the commit. Alembic's
-        own refusals (an unknown revision...) become `PersistenceError`.
-        """
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        sqlite = self.engine.dialect.name == "sqlite"
-        with (
-            database_errors(),
-            self.engine.connect() as connection,
-            _foreign_keys_off(connection) if sqlite else nullcontext(),
-            connection.begin(),
-        ):
-            config.attributes["connection"] = connection
-            try:
-                step(config, revision)
-            except CommandError as error:
-                raise PersistenceError(f"migration to {revision!r} failed: {error}") from error
-            if sqlite:
-                _check_foreign_keys(connection)
+def _parse_url(text: str) -> URL:
+    """`text` as a database URL; `InvalidInputError` naming what is wrong with it."""
+    try:
+        url = make_url(text)
+        port = url.port
+    except (ArgumentError, ValueError) as error:
+        raise InvalidInputError(f"not a database URL: {text!r} ({error})") from error
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInputError(f"database URL {text!r} has port {port}, not one of 1-65535")
+    return url
 
 
 def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
         return create_engine(url.set(drivername="postgresql+psycopg"))
     if url.get_backend_name() != "sqlite":
-        raise PersistenceError(f"unsupported database URL {url.render_as_string()!r}")
+        raise InvalidInputError(
+            f"unsupported database URL {url.render_as_string()!r}: "
+            "chargeflow runs on sqlite:/// or postgresql:// URLs"
+        )
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -207,25 +209,3 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-@contextmanager
-def _foreign_keys_off(connection: Connection) -> Iterator[None]:
-    """Foreign keys off on this SQLite connection, and on again afterwards.
-
-    The pragma is a no-op inside a transaction, so it goes to the driver connection directly,
-    before SQLAlchemy begins one.
-    """
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    driver.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-    finally:
-        driver.execute("PRAGMA foreign_keys=ON")
-
-
-def _check_foreign_keys(connection: Connection) -> None:
-    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise PersistenceError(f"migration left broken foreign keys: {broken[:5]}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from persistence.sql.types import ExactDecimal, UtcDateTime
@@ -98,6 +98,12 @@ class ChargeRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_charge_usage_based_advance_after_id", "advance_after", "id"),
         Index("ix_charge_usage_based_customer_id", "customer_id"),
+        Index(
+            "ux_charge_usage_based_customer_id_unique_reference_id",
+            "customer_id",
+            "unique_reference_id",
+            unique=True,
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -116,6 +122,7 @@ class ChargeRow(SQLModel, table=True):
     feature_id: str | None = None
     created_at: datetime = Field(sa_type=UtcDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    unique_reference_id: str | None = None
 
 
 class RunRow(SQLModel, table=True):
@@ -177,13 +184,21 @@ class AllocationRow(SQLModel, table=True):
 
 
 class TransitionRow(SQLModel, table=True):
-    """A row of ``charge_transitions``, the audit log; `id` orders a charge's transitions."""
+    """A row of ``charge_transitions``, the audit log of charges and invoices: exactly one of
+    `charge_id` and `invoice_id` names the subject; `id` orders the transitions."""
 
     __tablename__ = "charge_transitions"
-    __table_args__ = (Index("ix_charge_transitions_charge_id_id", "charge_id", "id"),)
+    __table_args__ = (
+        Index("ix_charge_transitions_charge_id_id", "charge_id", "id"),
+        Index("ix_charge_transitions_invoice_id_id", "invoice_id", "id"),
+        CheckConstraint(
+            "(charge_id IS NULL) <> (invoice_id IS NULL)", name="ck_charge_transitions_subject"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    charge_id: str = Field(foreign_key="charge_usage_based.id")
+    charge_id: str | None = Field(default=None, foreign_key="charge_usage_based.id")
+    invoice_id: str | None = Field(default=None, foreign_key="billing_invoices.id")
     from_status: str
     to_status: str
     trigger: str
@@ -247,3 +262,16 @@ class InvoiceLineRow(SQLModel, table=True):
     credits_total: Decimal = Field(sa_type=ExactDecimal)
     total: Decimal = Field(sa_type=ExactDecimal)
     created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+CUSTOMERS: Table = SQLModel.metadata.tables["customers"]
+FEATURES: Table = SQLModel.metadata.tables["features"]
+USAGE_EVENTS: Table = SQLModel.metadata.tables["usage_events"]
+CREDIT_GRANTS: Table = SQLModel.metadata.tables["credit_grants"]
+CHARGES: Table = SQLModel.metadata.tables["charge_usage_based"]
+RUNS: Table = SQLModel.metadata.tables["charge_usage_based_runs"]
+ALLOCATIONS: Table = SQLModel.metadata.tables["charge_usage_based_run_credit_allocations"]
+TRANSITIONS: Table = SQLModel.metadata.tables["charge_transitions"]
+INVOICES: Table = SQLModel.metadata.tables["billing_invoices"]
+INVOICE_LINES: Table = SQLModel.metadata.tables["billing_invoice_lines"]
+"""The tables as SQLAlchemy Core `Table`s: what the repositories' statements are built on."""

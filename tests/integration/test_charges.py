@@ -21,6 +21,7 @@ from domain.errors import (
     TriggerNotPermittedError,
 )
 from domain.statuses import ChargeStatus
+from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, PERIOD, UNIT_1, charge, charge_in, customer
 
@@ -100,9 +101,9 @@ def test_a_credit_then_invoice_charge_is_not_auto_advanced(app: App, clock: Froz
 
 
 def test_a_credit_then_invoice_charge_rests_in_active_whatever_the_time(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, clock, CTI, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CTI, S.ACTIVE)
     clock.set("2026-03-01T00:00:00Z")
     assert app.charges.advance(charge_id) == []
     assert app.charges.get(charge_id).state.status is S.ACTIVE
@@ -130,15 +131,15 @@ def test_advance_due_walks_every_due_charge_in_batches(app: App, clock: FrozenCl
     who = customer(app)
     clock.set("2026-01-01T00:00:00Z")
     made = [charge(app, who.id, CO).id for _ in range(5)]  # active, due at 2026-02-01
-    idle = charge(app, who.id, CTI).id  # created, never due
+    billed = charge(app, who.id, CTI).id  # created, due at 2026-01-01, then only billing moves it
     clock.set("2026-02-01T00:00:00Z")
     report = app.charges.advance_due(batch_size=2)
-    assert sorted(report.advanced) == sorted(made)
+    assert sorted(report.advanced) == sorted([*made, billed])
     assert report.failed == {}
     assert {app.charges.get(i).state.status for i in made} == {
         S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
     }
-    assert app.charges.get(idle).state.status is S.CREATED
+    assert app.charges.get(billed).state.status is S.ACTIVE
     assert app.charges.advance_due(batch_size=2).advanced == []
 
 
@@ -187,17 +188,19 @@ def test_activating_without_a_live_feature_is_refused_and_changes_nothing(
 
 @pytest.mark.parametrize("policy", [None, "", "refund-everything"])
 def test_delete_needs_a_known_policy(
-    app: App, clock: FrozenClock, snapshot: Snapshot, policy: str | None
+    database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot, policy: str | None
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     before = snapshot()
     with pytest.raises(InvalidTriggerArgumentError, match="policy"):
         app.charges.fire(charge_id, "delete", **({} if policy is None else {"policy": policy}))
     assert snapshot() == before
 
 
-def test_a_deleted_charge_is_soft_deleted_and_never_due(app: App, clock: FrozenClock) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+def test_a_deleted_charge_is_soft_deleted_and_never_due(
+    database: SqlDatabase, app: App, clock: FrozenClock
+) -> None:
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     deleted = app.charges.delete(charge_id, policy="ignore")
     assert deleted.state.status is S.DELETED
     assert deleted.deleted_at == clock.now()
@@ -208,8 +211,10 @@ def test_a_deleted_charge_is_soft_deleted_and_never_due(app: App, clock: FrozenC
         app.charges.delete(charge_id, policy="ignore")
 
 
-def test_an_unknown_trigger_is_not_permitted(app: App, clock: FrozenClock) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+def test_an_unknown_trigger_is_not_permitted(
+    database: SqlDatabase, app: App, clock: FrozenClock
+) -> None:
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     with pytest.raises(TriggerNotPermittedError, match="explode"):
         app.charges.fire(charge_id, "explode")
 
@@ -236,10 +241,10 @@ def test_timestamps_are_stored_truncated_to_seconds(app: App, clock: FrozenClock
     ],
 )
 def test_an_unknown_status_or_mode_in_the_database_is_rejected_on_load(
-    app: App, clock: FrozenClock, column: str, value: str, detail: str
+    database: SqlDatabase, app: App, clock: FrozenClock, column: str, value: str, detail: str
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
-    with app.database.engine.begin() as connection:
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
+    with database.engine.begin() as connection:
         connection.execute(
             sa.text(f"UPDATE charge_usage_based SET {column} = :value WHERE id = :id"),
             {"value": value, "id": charge_id},
@@ -250,10 +255,10 @@ def test_an_unknown_status_or_mode_in_the_database_is_rejected_on_load(
 
 
 def test_a_status_outside_its_mode_machine_is_rejected_when_bound(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, clock, CTI, S.ACTIVE)
-    with app.database.engine.begin() as connection:
+    charge_id = charge_in(app, database, clock, CTI, S.ACTIVE)
+    with database.engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE charge_usage_based SET status = 'final' WHERE id = :id"),
             {"id": charge_id},
@@ -263,9 +268,9 @@ def test_a_status_outside_its_mode_machine_is_rejected_when_bound(
 
 
 def test_an_error_during_activation_names_the_status_the_transition_started_from(
-    app: App, clock: FrozenClock, snapshot: Snapshot
+    database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     who = app.charges.get(charge_id).intent.customer_id
     app.usage.record(who, FEATURE, value=-50, event_time="2026-01-20T00:00:00Z")
     clock.set("2026-02-01T12:00:00Z")

@@ -1,22 +1,40 @@
-"""Two advances of the same charge at once: the charge lock lets one realize it, not both."""
+"""Concurrent callers never duplicate, lose or overdraw: several threads or real processes at
+once on one database. PostgreSQL serializes them with row and advisory locks (`SELECT ... FOR
+UPDATE`, the customer's billing and credit locks, the migration lock); SQLite with its single
+writer. Set ``CHARGEFLOW_CONCURRENCY_TRIALS`` to repeat the process races more often."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
 
-from chargeflow import App, FrozenClock, open_app
+import pytest
+
+from chargeflow import App, FrozenClock, NoLinesToInvoiceError, open_app
 from domain.statuses import ChargeStatus
-from tests.factories import CO, charge_in
+from engines.credit_source import AllocationDraft, AllocationRequest, GrantCreditSource
+from persistence.sql import SqlDatabase
+from tests.databases import postgres_database
+from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
 
 S = ChargeStatus
+TRIALS = int(os.environ.get("CHARGEFLOW_CONCURRENCY_TRIALS", "2"))
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def test_two_concurrent_advances_of_one_charge_create_one_run(
-    app: App, clock: FrozenClock, database_url: str
+    database: SqlDatabase, app: App, clock: FrozenClock, database_url: str
 ) -> None:
     """PostgreSQL: the second waits on ``SELECT ... FOR UPDATE``; SQLite: on the write
     transaction. Either way it then finds the charge already realized."""
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     clock.set("2026-02-01T12:00:00Z")
     apps = [open_app(database_url, clock=clock, migrate=False) for _ in range(2)]
     start = threading.Barrier(2)
@@ -43,3 +61,166 @@ def test_two_concurrent_advances_of_one_charge_create_one_run(
     stored = app.charges.get(charge_id)
     assert stored.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
     assert len(stored.runs) == 1
+
+
+# --- real processes ----------------------------------------------------------------------------
+
+
+def _sweep(url: str, now: str, barrier: Barrier, results: Any) -> None:
+    app = open_app(url, clock=FrozenClock(now), migrate=False)
+    try:
+        barrier.wait()
+        report = app.charges.advance_due(batch_size=7)
+        results.put(("ok", sorted(report.advanced), {k: repr(v) for k, v in report.failed.items()}))
+    except BaseException as error:
+        results.put(("error", repr(error), {}))
+    finally:
+        app.close()
+
+
+def _invoice(url: str, now: str, customer_id: str, barrier: Barrier, results: Any) -> None:
+    app = open_app(url, clock=FrozenClock(now), migrate=False)
+    try:
+        barrier.wait()
+        invoices = app.billing.invoice_pending_lines(customer_id)
+        results.put(("invoiced", [invoice.id for invoice in invoices], {}))
+    except NoLinesToInvoiceError:
+        results.put(("nothing", [], {}))
+    except BaseException as error:
+        results.put(("error", repr(error), {}))
+    finally:
+        app.close()
+
+
+class _SlowGrants(GrantCreditSource):
+    """The default credit source, pausing between reading the balance and the draw being
+    written, so that two unguarded draws would surely read the same balance."""
+
+    def allocate(self, request: AllocationRequest) -> list[AllocationDraft]:
+        drafts = super().allocate(request)
+        time.sleep(0.5)
+        return drafts
+
+
+def _advance(url: str, now: str, charge_id: str, barrier: Barrier, results: Any) -> None:
+    app = open_app(url, clock=FrozenClock(now), migrate=False, credit_sources=_SlowGrants)
+    try:
+        barrier.wait()
+        app.charges.advance(charge_id)
+        results.put(("ok", charge_id, {}))
+    except BaseException as error:
+        results.put(("error", repr(error), {}))
+    finally:
+        app.close()
+
+
+def _open(url: str, now: str, barrier: Barrier, results: Any) -> None:
+    try:
+        barrier.wait()
+        app = open_app(url, clock=FrozenClock(now))
+        app.customers.create(name="Opened", currency="USD")
+        app.close()
+        results.put(("ok", url, {}))
+    except BaseException as error:
+        results.put(("error", repr(error), {}))
+
+
+def race(target: Callable[..., None], argument_lists: list[tuple[Any, ...]]) -> list[Any]:
+    """Run `target(*arguments, barrier, results)` in one spawned process per argument list, all
+    released at once by a barrier; what each put on the results queue."""
+    barrier = _SPAWN.Barrier(len(argument_lists))
+    results = _SPAWN.Queue()
+    processes = [
+        _SPAWN.Process(target=target, args=(*arguments, barrier, results))
+        for arguments in argument_lists
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    return outcomes
+
+
+def test_four_workers_sweeping_the_same_due_charges_realize_each_exactly_once(
+    app: App, clock: FrozenClock, database_url: str
+) -> None:
+    who = customer(app)
+    clock.set("2026-01-01T00:00:00Z")
+    made = [charge(app, who.id, CO).id for _ in range(24)]
+    app.usage.record(who.id, FEATURE, value=2, event_time="2026-01-15T00:00:00Z")
+    now = "2026-02-01T12:00:00Z"
+
+    outcomes = race(_sweep, [(database_url, now)] * 4)
+
+    assert [outcome[0] for outcome in outcomes] == ["ok"] * 4, outcomes
+    assert all(outcome[2] == {} for outcome in outcomes), outcomes
+    advanced = [charge_id for outcome in outcomes for charge_id in outcome[1]]
+    assert sorted(advanced) == sorted(made)  # each charge moved by exactly one worker
+    for charge_id in made:
+        stored = app.charges.get(charge_id)
+        assert stored.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+        assert len(stored.runs) == 1
+        history = [(r.from_status.value, r.to_status.value) for r in app.charges.history(charge_id)]
+        assert history == [
+            ("created", "active"),
+            ("active", "active.final_realization.started"),
+            ("active.final_realization.started", "active.final_realization.waiting_for_collection"),
+        ]
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_concurrent_invoicing_of_one_customer_creates_one_invoice(
+    app: App, clock: FrozenClock, database_url: str, trial: int
+) -> None:
+    who = customer(app)
+    for _ in range(3):
+        charge(app, who.id, CTI)
+    app.usage.record(who.id, FEATURE, value=10, event_time="2026-01-15T00:00:00Z")
+
+    outcomes = race(_invoice, [(database_url, "2026-02-01T00:00:00Z", who.id)] * 3)
+
+    assert sorted(outcome[0] for outcome in outcomes) == ["invoiced", "nothing", "nothing"], (
+        outcomes
+    )
+    [invoice] = app.billing.list_invoices(who.id)
+    assert len(invoice.lines) == 3
+    assert app.billing.pending_lines(who.id) == []
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_two_charges_drawing_one_grant_never_overdraw_it(
+    app: App, clock: FrozenClock, database_url: str, trial: int
+) -> None:
+    who = customer(app)
+    app.credits.grant(who.id, amount="5.00")
+    clock.set("2026-01-01T00:00:00Z")
+    made = [charge(app, who.id, CO).id for _ in range(2)]
+    app.usage.record(who.id, FEATURE, value=5, event_time="2026-01-15T00:00:00Z")
+    now = "2026-02-01T12:00:00Z"
+
+    outcomes = race(_advance, [(database_url, now, charge_id) for charge_id in made])
+
+    assert [outcome[0] for outcome in outcomes] == ["ok", "ok"], outcomes
+    from_grant = [
+        allocation.amount
+        for charge_id in made
+        for run in app.charges.get(charge_id).runs
+        for allocation in run.allocations
+        if allocation.grant_id is not None
+    ]
+    assert sum(from_grant) == Decimal("5.00")  # the grant is drawn once, never twice
+    assert app.credits.balance(who.id) == Decimal("-5.00")  # the rest is beyond the grants
+
+
+@pytest.mark.postgres
+def test_four_processes_opening_a_fresh_postgresql_database_all_succeed() -> None:
+    with postgres_database() as url:
+        outcomes = race(_open, [(url, "2026-01-01T00:00:00Z")] * 4)
+        assert [outcome[0] for outcome in outcomes] == ["ok"] * 4, outcomes
+
+
+def test_four_processes_opening_a_fresh_sqlite_file_all_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    outcomes = race(_open, [(url, "2026-01-01T00:00:00Z")] * 4)
+    assert [outcome[0] for outcome in outcomes] == ["ok"] * 4, outcomes

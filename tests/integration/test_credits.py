@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from functools import partial
 
 import pytest
 
 from chargeflow import App, FrozenClock, open_app
-from domain.errors import CreditAllocationMismatchError, InsufficientFundsError
+from domain.errors import (
+    CreditAllocationMismatchError,
+    InsufficientFundsError,
+    NoLinesToInvoiceError,
+)
 from domain.statuses import ChargeStatus
 from engines import credits
 from engines.credit_source import (
@@ -21,6 +24,7 @@ from engines.credit_source import (
     GrantCreditSource,
 )
 from engines.operation import Operation
+from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
 
@@ -125,14 +129,16 @@ def test_a_zero_amount_never_calls_the_credit_source(
 
 
 def test_mode_none_never_calls_the_credit_source(
-    scripted_app: App, clock: FrozenClock, scripted: ScriptedSource
+    database: SqlDatabase, scripted_app: App, clock: FrozenClock, scripted: ScriptedSource
 ) -> None:
-    charge_id = charge_in(scripted_app, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION)
-    with scripted_app.database.unit_of_work() as uow:
+    charge_id = charge_in(
+        scripted_app, database, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+    )
+    with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
         op = Operation(uow, clock.now(), scripted)
         allocated = credits.allocate(
-            op, stored, stored.runs[0], Decimal(5), AllocationMode.NONE, None
+            op, stored, stored.runs[0], Decimal(5), mode=AllocationMode.NONE, trigger=None
         )
     assert allocated == 0
     assert len(scripted.requests) == 1  # only the run's own exact allocation, earlier
@@ -144,6 +150,7 @@ def test_mode_none_never_calls_the_credit_source(
     ids=["over-allocation", "under-allocation-in-exact-mode", "over-allocation-available"],
 )
 def test_a_source_that_over_or_under_allocates_is_refused_and_nothing_changes(
+    database: SqlDatabase,
     scripted_app: App,
     clock: FrozenClock,
     snapshot: Snapshot,
@@ -152,27 +159,28 @@ def test_a_source_that_over_or_under_allocates_is_refused_and_nothing_changes(
     mode: str,
 ) -> None:
     settlement = CO if mode == "exact" else CTI
-    charge_id = charge_in(scripted_app, clock, settlement, S.ACTIVE)
+    charge_id = charge_in(scripted_app, database, clock, settlement, S.ACTIVE)
     scripted.allocate_factor = factor
     clock.set("2026-02-01T12:00:00Z")
     before = snapshot()
     who = scripted_app.charges.get(charge_id).intent.customer_id
-    realize = (
-        partial(scripted_app.charges.advance, charge_id)
-        if settlement is CO
-        else partial(scripted_app.billing.invoice_pending_lines, who)
-    )
-    with pytest.raises(CreditAllocationMismatchError) as refused:
-        realize()
-    assert refused.value.asked == (Decimal("10.00") if settlement is CO else Decimal("1.00"))
-    assert refused.value.charge_id == charge_id
+    if settlement is CO:
+        with pytest.raises(CreditAllocationMismatchError) as refused:
+            scripted_app.charges.advance(charge_id)
+        assert (refused.value.asked, refused.value.charge_id) == (Decimal("10.00"), charge_id)
+    else:  # invoicing isolates the charge: its line is left behind, naming the refusal
+        with pytest.raises(NoLinesToInvoiceError) as nothing:
+            scripted_app.billing.invoice_pending_lines(who)
+        [left] = nothing.value.left
+        assert charge_id in left
+        assert "CreditAllocationMismatchError" in left and "asked 1.00" in left
     assert snapshot() == before
 
 
 def test_available_mode_accepts_less_than_asked(
-    scripted_app: App, clock: FrozenClock, scripted: ScriptedSource
+    database: SqlDatabase, scripted_app: App, clock: FrozenClock, scripted: ScriptedSource
 ) -> None:
-    charge_id = charge_in(scripted_app, clock, CTI, S.ACTIVE)
+    charge_id = charge_in(scripted_app, database, clock, CTI, S.ACTIVE)
     scripted.allocate_factor = Decimal("0.5")
     clock.set("2026-02-01T12:00:00Z")
     who = scripted_app.charges.get(charge_id).intent.customer_id
@@ -214,8 +222,10 @@ def test_delete_with_correct_gives_credits_back_newest_allocation_first(
     assert app.credits.balance(who.id) == Decimal(20)
 
 
-def test_delete_with_ignore_keeps_the_credits_consumed(app: App, clock: FrozenClock) -> None:
-    charge_id = charge_in(app, clock, CO, S.FINAL)
+def test_delete_with_ignore_keeps_the_credits_consumed(
+    database: SqlDatabase, app: App, clock: FrozenClock
+) -> None:
+    charge_id = charge_in(app, database, clock, CO, S.FINAL)
     who = app.charges.get(charge_id).intent.customer_id
     app.charges.delete(charge_id, policy="ignore")
     assert amounts(app, charge_id) == [Decimal(10)]
@@ -251,10 +261,10 @@ def test_collection_with_less_usage_corrects_credits_down_never_up(
 
 
 def test_a_correction_beyond_what_remains_is_insufficient_funds(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION)
-    with app.database.unit_of_work() as uow:
+    charge_id = charge_in(app, database, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION)
+    with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
         op = Operation(uow, clock.now(), GrantCreditSource(uow))
         with pytest.raises(InsufficientFundsError) as refused:
@@ -263,9 +273,13 @@ def test_a_correction_beyond_what_remains_is_insufficient_funds(
 
 
 def test_a_source_that_over_corrects_is_refused_and_nothing_changes(
-    scripted_app: App, clock: FrozenClock, snapshot: Snapshot, scripted: ScriptedSource
+    database: SqlDatabase,
+    scripted_app: App,
+    clock: FrozenClock,
+    snapshot: Snapshot,
+    scripted: ScriptedSource,
 ) -> None:
-    charge_id = charge_in(scripted_app, clock, CO, S.FINAL)
+    charge_id = charge_in(scripted_app, database, clock, CO, S.FINAL)
     scripted.correct_extra = Decimal("0.01")
     before = snapshot()
     with pytest.raises(InsufficientFundsError):

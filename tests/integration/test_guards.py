@@ -11,6 +11,7 @@ from domain.charge import SettlementMode
 from domain.errors import GuardFailedError
 from domain.statuses import ChargeStatus
 from domain.triggers import Trigger
+from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, charge_in, standard_line
 
@@ -28,6 +29,7 @@ BOUNDARIES = [
 
 @pytest.mark.parametrize(("mode", "status", "trigger", "boundary", "guard", "dest"), BOUNDARIES)
 def test_a_guard_fails_one_second_before_its_boundary_and_passes_at_it(
+    database: SqlDatabase,
     app: App,
     clock: FrozenClock,
     snapshot: Snapshot,
@@ -38,9 +40,9 @@ def test_a_guard_fails_one_second_before_its_boundary_and_passes_at_it(
     guard: str,
     dest: ChargeStatus,
 ) -> None:
-    charge_id = charge_in(app, clock, mode, status)
+    charge_id = charge_in(app, database, clock, mode, status)
     invoicing = trigger is Trigger.INVOICE_CREATED
-    arguments = {"line_id": standard_line(app, charge_id)} if invoicing else {}
+    arguments = {"line_id": standard_line(database, charge_id)} if invoicing else {}
     clock.set(boundary)
     clock.advance(-ONE_SECOND)
     before = snapshot()

@@ -6,31 +6,30 @@ PostgreSQL tests create a database of their own on the server named by
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import event, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from domain.credits import CreditAllocation, CreditGrant
 from domain.customer import Customer
-from domain.errors import ConflictError, CorruptRecordError, NotFoundError
+from domain.errors import ConflictError, CorruptRecordError, DowngradeRefusedError, NotFoundError
 from domain.feature import Feature
-from domain.history import TransitionRecord
+from domain.history import ChargeTransition, InvoiceTransition
 from domain.invoices import (
     AppliedCredit,
     Invoice,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
+    InvoiceTrigger,
     LineEngineType,
     LineStatus,
 )
@@ -41,11 +40,8 @@ from domain.statuses import ChargeStatus
 from domain.triggers import Trigger
 from domain.usage import UsageEvent
 from persistence.sql import SqlDatabase
+from persistence.sql.schema import VERSION_TABLE
 from persistence.sql.tables import CustomerRow
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CHARGEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 JAN = Period.model_validate((T0, datetime(2026, 2, 1, tzinfo=UTC)))
@@ -61,42 +57,22 @@ CORE_TABLES = {
     "charge_transitions",
 }
 ALL_TABLES = CORE_TABLES | {"billing_invoices", "billing_invoice_lines"}
+HEAD = "0005_charge_reference"
 
 
 # --- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database: a temporary SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'chargeflow.db'}"
-        return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chargeflow_t_{uuid4().hex}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
+@pytest.fixture
+def empty_db(fresh_database: SqlDatabase) -> SqlDatabase:
+    """A new database without any schema."""
+    return fresh_database
 
 
 @pytest.fixture
-def empty_db(database_url: str) -> Iterator[SqlDatabase]:
-    """A database without any schema."""
-    database = SqlDatabase(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def db(empty_db: SqlDatabase) -> SqlDatabase:
-    """A database migrated to the head revision."""
-    empty_db.upgrade()
-    return empty_db
+def db(database: SqlDatabase, database_url: str) -> SqlDatabase:
+    """The session's database at head, emptied for this test (by `database_url`)."""
+    return database
 
 
 # --- builders ---------------------------------------------------------------------------------
@@ -241,7 +217,7 @@ def add_run(db: SqlDatabase, run: RealizationRun) -> None:
 
 
 def table_names(db: SqlDatabase) -> set[str]:
-    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+    return set(inspect(db.engine).get_table_names()) - {"chargeflow_alembic_version"}
 
 
 # --- migrations -------------------------------------------------------------------------------
@@ -257,7 +233,20 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
         uow.charges.add_allocation(an_allocation("1.00"))
         uow.commit()
 
-    # when the line link is migrated away and back, the runs and lines keep their rows
+    # when the line link would be migrated away, the downgrade refuses, naming the linked run,
+    # and changes nothing
+    with pytest.raises(DowngradeRefusedError, match="run_1") as refused:
+        empty_db.downgrade("0002_billing")
+    assert refused.value.row_ids == ["run_1"]
+    with empty_db.unit_of_work() as uow:
+        run = uow.charges.get("chg_1").runs[0]
+    assert run.line_id == "line_1"
+
+    # once no run is linked, the link is migrated away and back; runs and lines keep their rows
+    with empty_db.unit_of_work() as uow:
+        run.line_id = None
+        uow.charges.save_run(run)
+        uow.commit()
     empty_db.downgrade("0002_billing")
     assert "line_id" not in {
         c["name"] for c in inspect(empty_db.engine).get_columns("charge_usage_based_runs")
@@ -279,6 +268,10 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
         uow.commit()
     with pytest.raises(ConflictError):
         add_run(empty_db, a_run("run_2", line_id="no-such-line"))
+    with empty_db.unit_of_work() as uow:
+        run.line_id = None
+        uow.charges.save_run(run)
+        uow.commit()
 
     # when everything is migrated down to base, every table goes; up again, they are back empty
     empty_db.downgrade("base")
@@ -292,7 +285,9 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
 def test_migrated_schema_matches_the_table_classes(db: SqlDatabase) -> None:
     # every table class is declared on one metadata; the migrations alone must produce it
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
         assert compare_metadata(context, CustomerRow.metadata) == []
     assert set(CustomerRow.metadata.tables) == ALL_TABLES
 
@@ -480,17 +475,17 @@ def test_charge_listings_are_oldest_first_and_skip_deleted_ids(db: SqlDatabase) 
 
 
 def test_transitions_come_back_in_the_order_they_were_recorded(db: SqlDatabase) -> None:
-    seed_charge(db)
+    seed_charge(db, with_line=True)
     records = [
-        TransitionRecord(
-            charge_id="chg_1",
+        ChargeTransition(
+            subject_id="chg_1",
             from_status=ChargeStatus.CREATED,
             to_status=ChargeStatus.ACTIVE,
             trigger=Trigger.NEXT,
             at=T0,
         ),
-        TransitionRecord(
-            charge_id="chg_1",
+        ChargeTransition(
+            subject_id="chg_1",
             from_status=ChargeStatus.FINAL_REALIZATION_STARTED,
             to_status=ChargeStatus.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
             trigger=Trigger.INVOICE_CREATED,
@@ -498,13 +493,34 @@ def test_transitions_come_back_in_the_order_they_were_recorded(db: SqlDatabase) 
             at=T0,
         ),
     ]
+    invoice_record = InvoiceTransition(
+        subject_id="inv_1",
+        from_status=InvoiceStatus.DRAFT_CREATED,
+        to_status=InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION,
+        trigger=InvoiceTrigger.NEXT,
+        at=T0,
+    )
     with db.unit_of_work() as uow:
-        for record in records:
-            uow.history.record(record)
+        uow.history.record_charge(records[0])
+        uow.history.record_invoice(invoice_record)
+        uow.history.record_charge(records[1])
         uow.commit()
     with db.unit_of_work() as uow:
         assert uow.history.for_charge("chg_1") == records
         assert uow.history.for_charge("chg_other") == []
+        assert uow.history.for_invoice("inv_1") == [invoice_record]
+
+
+def test_an_audit_row_names_exactly_one_subject(db: SqlDatabase) -> None:
+    seed_charge(db, with_line=True)
+    for subjects in ("NULL, NULL", "'chg_1', 'inv_1'"):
+        with pytest.raises(IntegrityError):
+            execute(
+                db,
+                "INSERT INTO charge_transitions (charge_id, invoice_id, from_status, to_status,"
+                f" trigger, arguments, at) VALUES ({subjects}, 'created', 'active', 'next', '{{}}',"
+                " '2026-01-01 00:00:00.000000')",
+            )
 
 
 def test_invoices_round_trip_with_lines_in_order(db: SqlDatabase) -> None:
@@ -758,3 +774,55 @@ def test_an_in_memory_database_is_shared_by_every_unit_of_work() -> None:
             assert uow.customers.get("cus_1") == a_customer()
     finally:
         database.dispose()
+
+
+# --- the migration version table -------------------------------------------------------------
+
+
+def version_rows(db: SqlDatabase, table: str) -> list[str]:
+    with db.engine.connect() as connection:
+        return [row[0] for row in connection.execute(text(f"SELECT version_num FROM {table}"))]
+
+
+def test_chargeflow_keeps_its_revision_in_its_own_version_table(empty_db: SqlDatabase) -> None:
+    execute(empty_db, "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    execute(empty_db, "INSERT INTO alembic_version VALUES ('someone_elses_head')")
+    empty_db.upgrade()
+    assert version_rows(empty_db, VERSION_TABLE) == [HEAD]
+    assert version_rows(empty_db, "alembic_version") == ["someone_elses_head"]
+
+
+def test_a_revision_kept_in_the_shared_version_table_moves_to_chargeflows_own(
+    empty_db: SqlDatabase,
+) -> None:
+    empty_db.upgrade("0003_run_line_link")
+    execute(empty_db, "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    execute(empty_db, f"INSERT INTO alembic_version SELECT version_num FROM {VERSION_TABLE}")
+    execute(empty_db, f"DROP TABLE {VERSION_TABLE}")
+    empty_db.upgrade()
+    assert version_rows(empty_db, VERSION_TABLE) == [HEAD]
+    assert "alembic_version" not in inspect(empty_db.engine).get_table_names()
+
+
+def test_downgrades_that_would_lose_facts_refuse_naming_the_rows(db: SqlDatabase) -> None:
+    seed_charge(db, with_line=True)
+    execute(db, "UPDATE charge_usage_based SET unique_reference_id = 'ref-1' WHERE id = 'chg_1'")
+    with pytest.raises(DowngradeRefusedError, match="chg_1") as refused:
+        db.downgrade("0004_invoice_audit")
+    assert refused.value.reason == "charges carry a unique reference"
+    with db.unit_of_work() as uow:
+        uow.history.record_invoice(
+            InvoiceTransition(
+                subject_id="inv_1",
+                from_status=InvoiceStatus.DRAFT_CREATED,
+                to_status=InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION,
+                trigger=InvoiceTrigger.NEXT,
+                at=T0,
+            )
+        )
+        uow.commit()
+    execute(db, "UPDATE charge_usage_based SET unique_reference_id = NULL")
+    with pytest.raises(DowngradeRefusedError, match="invoice transitions"):
+        db.downgrade("0003_run_line_link")
+    assert version_rows(db, VERSION_TABLE) == [HEAD]
+    db.upgrade()

@@ -1,4 +1,4 @@
-"""The worked examples of lifecycle.md section 10, step by step, on both databases."""
+"""The worked examples of docs/lifecycle.md section 15, step by step, on both databases."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_credit_only_worked_example(app: App, clock: FrozenClock, snapshot: Snap
     made = charge(app, who.id, CO)
     assert made.state.status is S.CREATED
     assert made.runs == []
-    assert made.state.advance_after is None
+    assert made.state.advance_after == at("2026-01-01T00:00:00Z")
     assert app.billing.pending_lines(who.id) == []
     before = snapshot()
     assert app.charges.advance(made.id) == []

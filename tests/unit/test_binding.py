@@ -12,7 +12,7 @@ import transitions
 from domain.charge import ChargeIntent, UsageBasedCharge
 from domain.errors import GuardFailedError, TriggerNotPermittedError
 from domain.statuses import ChargeStatus as S
-from domain.triggers import Trigger
+from domain.triggers import InvoiceCreated, Trigger
 from domain.validation import build
 from statemachines.actions import ChargeAction
 from statemachines.registry import CHARGE_MACHINES, CHARGE_SPECS
@@ -64,7 +64,12 @@ def test_an_unknown_trigger_for_the_mode_raises_not_permitted_with_context() -> 
     charge = a_charge("credit_only", S.ACTIVE)
     with pytest.raises(TriggerNotPermittedError) as refused:
         CHARGE_MACHINES[charge.intent.settlement_mode].fire(
-            charge, S.ACTIVE, Trigger.INVOICE_CREATED, JAN_1, no_actions, {"line_id": "l"}
+            charge,
+            S.ACTIVE,
+            Trigger.INVOICE_CREATED,
+            JAN_1,
+            no_actions,
+            argument=InvoiceCreated(line_id="l"),
         )
     assert (refused.value.charge_id, refused.value.status, refused.value.trigger) == (
         charge.id,
@@ -85,17 +90,17 @@ def test_a_failing_guard_raises_guard_failed_naming_the_guard() -> None:
     assert machine.permits(charge, S.CREATED, Trigger.NEXT, JAN_1)
 
 
-def test_entry_actions_receive_the_trigger_arguments() -> None:
+def test_entry_actions_receive_the_typed_trigger_argument() -> None:
     charge = a_charge("credit_then_invoice", S.ACTIVE)
-    seen: list[tuple[ChargeAction, dict[str, Any]]] = []
+    seen: list[tuple[ChargeAction, object | None]] = []
     machine = CHARGE_MACHINES[charge.intent.settlement_mode]
     dest = machine.fire(
         charge,
         S.ACTIVE,
         Trigger.INVOICE_CREATED,
         datetime(2026, 2, 1, tzinfo=UTC),
-        lambda action, arguments: seen.append((action, dict(arguments))),
-        {"line_id": "line-1"},
+        lambda action, argument: seen.append((action, argument)),
+        argument=InvoiceCreated(line_id="line-1"),
     )
     assert dest is S.FINAL_REALIZATION_STARTED
-    assert seen == [(ChargeAction.START_INVOICE_CREATED_RUN, {"line_id": "line-1"})]
+    assert seen == [(ChargeAction.START_INVOICE_CREATED_RUN, InvoiceCreated(line_id="line-1"))]

@@ -1,5 +1,6 @@
 """The generated diagrams: Mermaid that Mermaid's own parser accepts, quoted DOT, highlighted
-paths, and committed files equal to what the specs render (architecture.md rule 12).
+paths, and committed files equal to what the specs render (generated artefacts are checked:
+docs/architecture.md).
 
 The Mermaid rules below are the ones Mermaid 11's parser (``mermaid.parse``) was checked
 against: a dotted name cannot be a state id, so each status is declared
@@ -33,6 +34,7 @@ from chargeflow.diagrams import (
 from domain.errors import InvalidInputError, MachineDefinitionError
 from domain.statuses import ChargeStatus as S
 from domain.triggers import Trigger
+from persistence.sql import SqlDatabase
 from statemachines.charge_guards import AFTER_SERVICE_PERIOD
 from statemachines.credit_only import CREDIT_ONLY
 from statemachines.credit_then_invoice import CREDIT_THEN_INVOICE
@@ -359,9 +361,9 @@ def app(clock: FrozenClock) -> Iterator[App]:
 
 
 def test_a_charge_diagram_marks_the_path_its_audit_log_records(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     app.charges.delete(charge_id, policy="ignore")
 
     mermaid, dot = charge_diagram(app, charge_id)
@@ -371,9 +373,9 @@ def test_a_charge_diagram_marks_the_path_its_audit_log_records(
 
 
 def test_a_charge_diagram_draws_the_machine_of_the_charge_settlement_mode(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, clock, CTI, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CTI, S.ACTIVE)
 
     mermaid, _ = charge_diagram(app, charge_id)
 
@@ -382,9 +384,9 @@ def test_a_charge_diagram_draws_the_machine_of_the_charge_settlement_mode(
 
 
 def test_a_charge_diagram_is_written_as_mermaid_dot_and_svg(
-    app: App, clock: FrozenClock, tmp_path: Path
+    database: SqlDatabase, app: App, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    charge_id = charge_in(app, clock, CO, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
 
     written = write_charge_diagram(app, charge_id, tmp_path / "demo")
 

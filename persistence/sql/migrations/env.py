@@ -1,6 +1,6 @@
 """The Alembic environment of chargeflow: runs the migrations on the connection it is given.
 
-`persistence.sql.database.SqlDatabase` hands over an open connection, already inside the
+`persistence.sql.schema.migrate` hands over an open connection, already inside the
 transaction the migration runs in, through ``config.attributes["connection"]`` (so an in-memory
 SQLite database is migrated in place). This module must not create an engine of its own nor
 import the table classes: migrations describe the schema by themselves.
@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from domain.errors import PersistenceError
+from persistence.sql.schema import VERSION_TABLE
 
 
 def run_migrations() -> None:
@@ -23,6 +24,7 @@ def run_migrations() -> None:
         connection=connection,
         target_metadata=None,
         render_as_batch=connection.dialect.name == "sqlite",
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,4 +1,4 @@
-"""Link a realization run to the standard invoice line that bills it (lifecycle.md section 8).
+"""Link a realization run to the standard invoice line that bills it (docs/lifecycle.md section 12).
 
 Revision ID: 0003_run_line_link
 Revises: 0002_billing
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from persistence.sql.downgrades import refuse_if_rows
 
 revision: str = "0003_run_line_link"
 down_revision: str | None = "0002_billing"
@@ -37,7 +39,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop ``line_id``, its index and its foreign key; the runs keep every other column."""
+    """Drop ``line_id``, its index and its foreign key; the runs keep every other column.
+
+    Refused, naming the runs, while a run is linked to its line: the link cannot be rebuilt.
+    """
+    refuse_if_rows(
+        "runs are linked to their invoice lines",
+        "SELECT id FROM charge_usage_based_runs WHERE line_id IS NOT NULL ORDER BY id",
+    )
     with op.batch_alter_table("charge_usage_based_runs") as batch:
         batch.drop_index("ux_charge_usage_based_runs_line_id")
         batch.drop_constraint("fk_charge_usage_based_runs_line_id", type_="foreignkey")

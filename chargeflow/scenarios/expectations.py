@@ -1,0 +1,172 @@
+"""What must hold after a scenario step: the expectation models, and the errors a step may
+expect (`ERROR_TYPES`).
+
+Expectations are partial (only the fields a scenario writes are checked; the format is
+described in `chargeflow.scenarios.model`), and their statuses, transitions and error names are
+validated when the file is loaded. This module must not read any state: comparing an
+expectation with the app is `chargeflow.scenarios.checking`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from chargeflow.scenarios.aliases import AliasUse
+from chargeflow.scenarios.strict import StrictModel
+from domain import errors
+from domain.errors import ChargeflowError
+from domain.invoices import InvoiceStatus, LineEngineType, LineStatus
+from domain.money import Amount
+from domain.statuses import ChargeStatus
+from domain.timestamps import Instant
+
+ERROR_TYPES: Mapping[str, type[ChargeflowError]] = {
+    name: value
+    for name, value in vars(errors).items()
+    if isinstance(value, type) and issubclass(value, ChargeflowError)
+}
+"""The error classes an `expect_error` may name: every class of `domain.errors`."""
+
+
+def _transition(text: str) -> str:
+    """``"from -> to"`` with both statuses checked, in canonical spacing."""
+    parts = [part.strip() for part in text.split("->")]
+    if len(parts) != 2:
+        raise ValueError(f"a transition is written 'from -> to', not {text!r}")
+    return " -> ".join(ChargeStatus(part).value for part in parts)
+
+
+Transition = Annotated[str, AfterValidator(_transition)]
+
+
+class TotalsExpectation(StrictModel):
+    """Expected totals of a run, a line or an invoice."""
+
+    amount: Amount | None = None
+    credits_total: Amount | None = None
+    total: Amount | None = None
+
+
+class RunExpectation(TotalsExpectation):
+    """Expected fields of one realization run. `allocations` lists every allocation amount in
+    order (corrections are negative); `line_linked: true` means the run's `line_id` is the id
+    of the persisted standard line billing its charge, `false` that it has none."""
+
+    as_of: Instant | None = None
+    collection_end: Instant | None = None
+    meter_value: Amount | None = None
+    allocations: list[Amount] | None = None
+    line_linked: bool | None = None
+
+
+class GatheringLineExpectation(StrictModel):
+    """A pending gathering line of the charge exists (with these fields, where given)."""
+
+    engine: LineEngineType | None = None
+    invoice_at: Instant | None = None
+
+
+class ChargeExpectation(StrictModel):
+    """Expected state of a charge. `current_run` is `set` or `none` (`state.current_run_id`);
+    `runs` lists every run (its length is checked); `gathering_line: null` means the charge has
+    no pending line; `feature_synced` whether `state.feature_id` is the live feature's id under
+    the charge's key; `history` every transition, as ``"from -> to"``."""
+
+    status: ChargeStatus | None = None
+    advance_after: Instant | None = None
+    current_run: Literal["set", "none"] | None = None
+    feature_synced: bool | None = None
+    deleted_at: Instant | None = None
+    runs: list[RunExpectation] | None = None
+    gathering_line: GatheringLineExpectation | None = None
+    history: list[Transition] | None = None
+
+
+class LineExpectation(TotalsExpectation):
+    """Expected fields of one invoice line. `charge` is the alias of the charge it bills;
+    `kept_gathering_id` whether its id is the one its charge's gathering line had;
+    `credits_applied` the amounts applied, in order."""
+
+    charge: str | None = None
+    status: LineStatus | None = None
+    kept_gathering_id: bool | None = None
+    quantity: Amount | None = None
+    credits_applied: list[Amount] | None = None
+
+
+class InvoiceExpectation(TotalsExpectation):
+    """Expected state of a standard invoice; `lines` lists every line (length checked)."""
+
+    status: InvoiceStatus | None = None
+    collection_at: Instant | None = None
+    lines: list[LineExpectation] | None = None
+
+
+class CustomerExpectation(StrictModel):
+    """Expected credit `balance`, number of `pending_lines` and of standard `invoices`."""
+
+    balance: Amount | None = None
+    pending_lines: int | None = None
+    invoices: int | None = None
+
+
+class Expectation(StrictModel):
+    """What must hold after a step, by alias. `unchanged: true` means the step changed
+    nothing the scenario can see (its customers' charges, transitions, lines, invoices and
+    balances)."""
+
+    unchanged: bool = False
+    charges: dict[str, ChargeExpectation] = Field(default_factory=dict)
+    invoices: dict[str, InvoiceExpectation] = Field(default_factory=dict)
+    customers: dict[str, CustomerExpectation] = Field(default_factory=dict)
+
+    def uses(self) -> list[AliasUse]:
+        """The aliases the expectation names."""
+        used = [AliasUse(f"expect.charges.{a}", "charge", a) for a in self.charges]
+        used += [AliasUse(f"expect.customers.{a}", "customer", a) for a in self.customers]
+        for alias, invoice in self.invoices.items():
+            used.append(AliasUse(f"expect.invoices.{alias}", "invoice", alias))
+            for number, line in enumerate(invoice.lines or []):
+                if line.charge is not None:
+                    field = f"expect.invoices.{alias}.lines[{number}].charge"
+                    used.append(AliasUse(field, "charge", line.charge))
+        return used
+
+
+class ErrorExpectation(StrictModel):
+    """The action must raise `type` (a class of `domain.errors`, or a subclass of it) and
+    change nothing. `message` is a substring of the error's message; `charge` (an alias),
+    `status`, `trigger` and `guard` are checked against the error's fields. A bare class name
+    stands for ``{type: name}``."""
+
+    class_name: str = Field(alias="type")
+    message: str | None = None
+    charge: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    guard: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        return {"type": data} if isinstance(data, str) else data
+
+    @field_validator("class_name")
+    @classmethod
+    def _known_error(cls, name: str) -> str:
+        if name not in ERROR_TYPES:
+            raise ValueError(f"{name!r} is not an error class of domain.errors")
+        return name
+
+    def error_type(self) -> type[ChargeflowError]:
+        """The error class named by `type`."""
+        return ERROR_TYPES[self.class_name]
+
+    def uses(self) -> list[AliasUse]:
+        """The charge alias the error must name, if any."""
+        if self.charge is None:
+            return []
+        return [AliasUse("expect_error.charge", "charge", self.charge)]

@@ -1,0 +1,23 @@
+"""Invoice effects: the changes on the billing side that a charge action asks for
+(docs/lifecycle.md section 10).
+
+Charge actions never write invoice lines. An action that needs one added, moved or removed
+returns an effect; the driver hands the effects to its caller, who applies them in the same unit
+of work before advancing further. Effects never decide a charge's status: the action that returns
+one has already done everything on the charge's side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeleteGatheringLine:
+    """Remove the pending gathering line of charge `charge_id`, if it has one."""
+
+    charge_id: str
+
+
+InvoiceEffect = DeleteGatheringLine
+"""Every effect a charge action may return."""

@@ -1,0 +1,55 @@
+"""The catalog use cases: customers and the features they are metered on. Each takes an
+`Operation` first."""
+
+from __future__ import annotations
+
+from domain.customer import Customer
+from domain.errors import ConflictError, NotFoundError
+from domain.feature import Feature
+from domain.validation import build
+from engines.operation import Operation
+
+
+def create_customer(
+    op: Operation, *, name: str, currency: str, collection_interval: str
+) -> Customer:
+    """A new customer billed in `currency` (ISO 4217) with an ISO-8601 collection interval.
+
+    Raises `InvalidInputError` for an empty name, unknown currency or bad duration.
+    """
+    customer = build(
+        Customer,
+        name=name,
+        currency=currency,
+        collection_interval=collection_interval,
+        created_at=op.now,
+    )
+    op.uow.customers.add(customer)
+    return customer
+
+
+def get_customer(op: Operation, customer_id: str) -> Customer:
+    """The customer; `NotFoundError`."""
+    return op.uow.customers.get(customer_id)
+
+
+def create_feature(op: Operation, *, key: str, name: str | None) -> Feature:
+    """Register a feature under `key`; `ConflictError` if a live feature already has it."""
+    feature = build(Feature, key=key, name=name or key, created_at=op.now)
+    if op.uow.features.live_by_key(feature.key) is not None:
+        raise ConflictError(f"feature key {feature.key!r} is already registered")
+    op.uow.features.add(feature)
+    return feature
+
+
+def get_feature(op: Operation, key: str) -> Feature:
+    """The live feature registered under `key`; `NotFoundError`."""
+    feature = op.uow.features.live_by_key(key)
+    if feature is None:
+        raise NotFoundError("feature", key)
+    return feature
+
+
+def archive_feature(op: Operation, key: str) -> Feature:
+    """Archive the live feature under `key`, freeing the key; `NotFoundError`."""
+    return op.uow.features.archive(get_feature(op, key).id, op.now)

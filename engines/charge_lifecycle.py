@@ -1,0 +1,89 @@
+"""Charges as the driver sees them: the machine of their settlement mode, their actions, and
+how a transition is persisted (the state columns) and audited (a charge transition record)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.charge import UsageBasedCharge
+from domain.effects import InvoiceEffect
+from domain.errors import CorruptRecordError
+from domain.history import ChargeTransition
+from domain.statuses import ChargeStatus
+from domain.triggers import Trigger, TriggerArgument
+from engines import charge_actions, driver, invoice_effects
+from engines.operation import Operation
+from statemachines.actions import ChargeAction
+from statemachines.registry import CHARGE_MACHINES, ChargeMachine
+
+
+class ChargeLifecycle:
+    """The `Lifecycle` of usage-based charges."""
+
+    def machine(self, charge: UsageBasedCharge) -> ChargeMachine:
+        """The bound machine of the charge's settlement mode, checking the charge's status is
+        one of that machine's (a credit_then_invoice charge can never be `final`)."""
+        machine = CHARGE_MACHINES[charge.intent.settlement_mode]
+        if charge.state.status not in machine.spec.statuses:
+            raise CorruptRecordError(
+                "charge_usage_based",
+                charge.id,
+                f"status {charge.state.status.value!r} does not exist in the "
+                f"{machine.spec.name} machine",
+            )
+        return machine
+
+    def status(self, charge: UsageBasedCharge) -> ChargeStatus:
+        """The charge's persisted status."""
+        return charge.state.status
+
+    def perform(
+        self,
+        op: Operation,
+        charge: UsageBasedCharge,
+        trigger: Trigger,
+        action: ChargeAction,
+        argument: TriggerArgument | None,
+    ) -> Sequence[InvoiceEffect]:
+        """Run a charge action (`engines.charge_actions`)."""
+        return charge_actions.perform(op, charge, trigger, action, argument)
+
+    def moved(
+        self,
+        op: Operation,
+        charge: UsageBasedCharge,
+        transition: tuple[ChargeStatus, Trigger, ChargeStatus],
+        argument: TriggerArgument | None,
+    ) -> None:
+        """Store the new status with the rest of the charge's state, and audit the move.
+
+        The status is set only now, so an action's error names the status the refused
+        transition started from."""
+        charge.state.status = transition[2]
+        op.uow.charges.save_state(charge)
+        arguments = argument.audit() if argument is not None else {}
+        op.uow.history.record_charge(ChargeTransition.of(charge.id, transition, arguments, op.now))
+
+
+CHARGES = ChargeLifecycle()
+"""The one charge lifecycle the driver is handed."""
+
+
+def fire(
+    op: Operation, charge: UsageBasedCharge, trigger: Trigger, argument: TriggerArgument | None
+) -> None:
+    """Fire one trigger at `charge` through the driver, then apply the invoice effects it
+    produced (no advance afterwards)."""
+    driver.fire(op, CHARGES, charge, trigger, argument)
+    invoice_effects.apply(op)
+
+
+def advance(op: Operation, charge: UsageBasedCharge) -> bool:
+    """Advance `charge` until stable, applying the invoice effects of each step before the
+    next; whether it moved."""
+    moved = False
+    while driver.advance(op, CHARGES, charge):
+        moved = True
+        if not invoice_effects.apply(op):
+            break
+    return moved

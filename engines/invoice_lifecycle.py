@@ -1,0 +1,63 @@
+"""Standard invoices as the driver sees them: the invoice machine, its actions, and how a
+transition is persisted (the invoice header) and audited (an invoice transition record)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.effects import InvoiceEffect
+from domain.errors import InvalidInputError
+from domain.history import InvoiceTransition
+from domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
+from domain.triggers import TriggerArgument
+from engines import collection
+from engines.operation import Operation
+from statemachines.invoice import InvoiceAction
+from statemachines.registry import INVOICE_MACHINE, InvoiceMachine
+
+
+class InvoiceLifecycle:
+    """The `Lifecycle` of standard invoices."""
+
+    def machine(self, invoice: Invoice) -> InvoiceMachine:
+        """The invoice machine."""
+        return INVOICE_MACHINE
+
+    def status(self, invoice: Invoice) -> InvoiceStatus:
+        """The invoice's status; `InvalidInputError` for a gathering invoice (it has none)."""
+        if invoice.status is None:
+            raise InvalidInputError(f"invoice {invoice.id!r} is a gathering invoice")
+        return invoice.status
+
+    def perform(
+        self,
+        op: Operation,
+        invoice: Invoice,
+        trigger: InvoiceTrigger,
+        action: InvoiceAction,
+        argument: TriggerArgument | None,
+    ) -> Sequence[InvoiceEffect]:
+        """Run an invoice action: completing collection is the only one."""
+        match action:
+            case InvoiceAction.COMPLETE_COLLECTION:
+                collection.complete(op, invoice)
+        return ()
+
+    def moved(
+        self,
+        op: Operation,
+        invoice: Invoice,
+        transition: tuple[InvoiceStatus, InvoiceTrigger, InvoiceStatus],
+        argument: TriggerArgument | None,
+    ) -> None:
+        """Store the new status with the invoice header, and audit the move."""
+        invoice.status = transition[2]
+        op.uow.invoices.save(invoice)
+        arguments = argument.audit() if argument is not None else {}
+        op.uow.history.record_invoice(
+            InvoiceTransition.of(invoice.id, transition, arguments, op.now)
+        )
+
+
+INVOICES = InvoiceLifecycle()
+"""The one invoice lifecycle the driver is handed."""

@@ -1,0 +1,67 @@
+"""Customers and features on ``customers`` and ``features``, with their mapping.
+
+A feature key names at most one live feature (a partial unique index); archiving frees the key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from domain.customer import Customer
+from domain.errors import NotFoundError
+from domain.feature import Feature
+from persistence.sql.repository import SqlRepository, flat_record, flat_values
+from persistence.sql.tables import CUSTOMERS, FEATURES
+
+
+class SqlCustomerRepository(SqlRepository):
+    """`CustomerRepository` on the ``customers`` table."""
+
+    def add(self, customer: Customer) -> None:
+        """Insert `customer`; `ConflictError` if its id exists."""
+        self._insert(CUSTOMERS, [flat_values(customer)])
+
+    def get(self, customer_id: str) -> Customer:
+        """The customer `customer_id`; `NotFoundError` if there is none."""
+        rows = self._rows(select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id))
+        if not rows:
+            raise NotFoundError("customer", customer_id)
+        return flat_record(Customer, CUSTOMERS, rows[0])
+
+    def lock_billing(self, customer_id: str) -> Customer:
+        """``SELECT ... FOR UPDATE`` of the customer's row (on SQLite the write transaction
+        already excludes every other writer); `NotFoundError` if there is none."""
+        statement = select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).with_for_update()
+        rows = self._rows(statement)
+        if not rows:
+            raise NotFoundError("customer", customer_id)
+        return flat_record(Customer, CUSTOMERS, rows[0])
+
+
+class SqlFeatureRepository(SqlRepository):
+    """`FeatureRepository` on the ``features`` table."""
+
+    def add(self, feature: Feature) -> None:
+        """Insert `feature`; `ConflictError` if its key names a live feature already."""
+        self._insert(FEATURES, [flat_values(feature)])
+
+    def live_by_key(self, key: str) -> Feature | None:
+        """The unarchived feature registered under `key`, if any."""
+        rows = self._rows(
+            select(FEATURES).where(FEATURES.c.key == key, FEATURES.c.archived_at.is_(None))
+        )
+        return flat_record(Feature, FEATURES, rows[0]) if rows else None
+
+    def archive(self, feature_id: str, at: datetime) -> Feature:
+        """Set `archived_at` of live feature `feature_id`; `NotFoundError` if it is not live."""
+        archived = self._write(
+            update(FEATURES)
+            .where(FEATURES.c.id == feature_id, FEATURES.c.archived_at.is_(None))
+            .values(archived_at=at)
+        )
+        if archived == 0:
+            raise NotFoundError("feature", feature_id)
+        [row] = self._rows(select(FEATURES).where(FEATURES.c.id == feature_id))
+        return flat_record(Feature, FEATURES, row)

@@ -1,0 +1,72 @@
+"""The audit log on ``charge_transitions``: charges and invoices, one row per transition.
+
+A row names its subject in exactly one of `charge_id` and `invoice_id` (a check constraint);
+the autoincrement id keeps the order. Loading validates statuses and triggers against the
+subject's machine vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, select
+
+from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
+from persistence.sql.errors import loading
+from persistence.sql.repository import AnyRow, SqlRepository
+from persistence.sql.tables import TRANSITIONS
+
+R = TypeVar("R", ChargeTransition, InvoiceTransition)
+
+
+class SqlTransitionLog(SqlRepository):
+    """`TransitionLog` on ``charge_transitions``."""
+
+    def record_charge(self, record: ChargeTransition) -> None:
+        """Append a charge's transition in the current transaction."""
+        self._insert(TRANSITIONS, [{**_values(record), "charge_id": record.subject_id}])
+
+    def record_invoice(self, record: InvoiceTransition) -> None:
+        """Append an invoice's transition in the current transaction."""
+        self._insert(TRANSITIONS, [{**_values(record), "invoice_id": record.subject_id}])
+
+    def for_charge(self, charge_id: str) -> list[ChargeTransition]:
+        """The charge's transitions in the order they were recorded."""
+        return [
+            _record(ChargeTransition, row)
+            for row in self._subject_rows(TRANSITIONS.c.charge_id, charge_id)
+        ]
+
+    def for_invoice(self, invoice_id: str) -> list[InvoiceTransition]:
+        """The invoice's transitions in the order they were recorded."""
+        return [
+            _record(InvoiceTransition, row)
+            for row in self._subject_rows(TRANSITIONS.c.invoice_id, invoice_id)
+        ]
+
+    def _subject_rows(self, column: Column[Any], subject_id: str) -> list[AnyRow]:
+        statement = select(TRANSITIONS).where(column == subject_id).order_by(TRANSITIONS.c.id)
+        return list(self._rows(statement))
+
+
+def _values(record: TransitionRecord[Any, Any]) -> dict[str, Any]:
+    return {
+        "from_status": record.from_status.value,
+        "to_status": record.to_status.value,
+        "trigger": record.trigger.value,
+        "arguments": json.dumps(record.arguments),
+        "at": record.at,
+    }
+
+
+def _record(model: type[R], row: AnyRow) -> R:
+    with loading(TRANSITIONS.name, str(row.id)):
+        return model(
+            subject_id=row.charge_id or row.invoice_id,
+            from_status=row.from_status,
+            to_status=row.to_status,
+            trigger=row.trigger,
+            arguments=json.loads(row.arguments),
+            at=row.at,
+        )

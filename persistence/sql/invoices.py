@@ -1,0 +1,217 @@
+"""Gathering and standard invoices on ``billing_invoices`` and their lines on
+``billing_invoice_lines``, with their mapping.
+
+At most one gathering invoice exists per customer and currency (a partial unique index).
+Prices and applied credits are stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import ColumnElement, and_, delete, select
+
+from domain.errors import NotFoundError
+from domain.invoices import (
+    AppliedCredit,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    LineEngineType,
+    LineStatus,
+)
+from domain.periods import Period
+from domain.prices import PRICE_ADAPTER
+from domain.runs import Totals
+from persistence.sql.errors import loading
+from persistence.sql.repository import AnyRow, SqlRepository
+from persistence.sql.tables import INVOICE_LINES, INVOICES
+
+_CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
+_LINE_MUTABLE = ("status", "quantity", "credits_applied", "amount", "credits_total", "total")
+
+
+class SqlInvoiceRepository(SqlRepository):
+    """`InvoiceRepository` on ``billing_invoices`` and ``billing_invoice_lines``."""
+
+    def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
+        """The customer's gathering invoice for `currency`, without its lines, if it exists."""
+        c = INVOICES.c
+        rows = self._rows(
+            select(INVOICES).where(
+                c.customer_id == customer_id,
+                c.currency == currency,
+                c.kind == InvoiceKind.GATHERING.value,
+            )
+        )
+        return _invoice(rows[0], ()) if rows else None
+
+    def add(self, invoice: Invoice) -> None:
+        """Insert the invoice header; `ConflictError` for a second gathering invoice of the
+        same customer and currency."""
+        self._insert(INVOICES, [_invoice_values(invoice)])
+
+    def add_lines(self, lines: Sequence[InvoiceLine]) -> None:
+        """Insert `lines` (each names its invoice), in one statement."""
+        self._insert(INVOICE_LINES, [_line_values(line) for line in lines])
+
+    def save(self, invoice: Invoice) -> None:
+        """One UPDATE of the header's status, collection time and totals; `NotFoundError`."""
+        values = _invoice_values(invoice)
+        header = {name: values[name] for name in ("status", "collection_at", *_TOTALS)}
+        self._update(INVOICES, invoice.id, header, "invoice")
+
+    def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
+        """One UPDATE per line of its status, quantity, credits applied and totals."""
+        for line in lines:
+            values = _line_values(line)
+            mutable = {name: values[name] for name in _LINE_MUTABLE}
+            self._update(INVOICE_LINES, line.id, mutable, "invoice line")
+
+    def remove_lines(self, line_ids: Sequence[str]) -> None:
+        """Delete the lines; the database nulls the `line_id` of a run linked to one."""
+        if line_ids:
+            self._write(delete(INVOICE_LINES).where(INVOICE_LINES.c.id.in_(line_ids)))
+
+    def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
+        """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR UPDATE`` on
+        its row. `NotFoundError`."""
+        invoices = self._load(INVOICES.c.id == invoice_id, lock=lock)
+        if not invoices:
+            raise NotFoundError("invoice", invoice_id)
+        return invoices[0]
+
+    def get_line(self, line_id: str) -> InvoiceLine | None:
+        """The line `line_id`, if it exists."""
+        rows = self._rows(select(INVOICE_LINES).where(INVOICE_LINES.c.id == line_id))
+        return _line(rows[0]) if rows else None
+
+    def pending_lines(self, customer_id: str) -> builtins.list[InvoiceLine]:
+        """The customer's lines in status ``gathering``, oldest first."""
+        c = INVOICE_LINES.c
+        rows = self._rows(
+            select(INVOICE_LINES)
+            .where(c.customer_id == customer_id, c.status == LineStatus.GATHERING.value)
+            .order_by(c.created_at, c.id)
+        )
+        return [_line(row) for row in rows]
+
+    def gathering_line_of(self, charge_id: str) -> InvoiceLine | None:
+        """The line of charge `charge_id` in status ``gathering``, if any."""
+        c = INVOICE_LINES.c
+        rows = self._rows(
+            select(INVOICE_LINES).where(
+                c.charge_id == charge_id, c.status == LineStatus.GATHERING.value
+            )
+        )
+        return _line(rows[0]) if rows else None
+
+    def list(self, customer_id: str | None = None) -> builtins.list[Invoice]:
+        """Standard invoices (all, or one customer's), oldest first, with their lines."""
+        where = INVOICES.c.kind == InvoiceKind.STANDARD.value
+        if customer_id is not None:
+            where = and_(where, INVOICES.c.customer_id == customer_id)
+        return self._load(where, lock=False)
+
+    def _load(self, where: ColumnElement[bool], *, lock: bool) -> builtins.list[Invoice]:
+        """The invoices matching `where`, oldest first, with their lines: two queries."""
+        invoices = select(INVOICES).where(where).order_by(INVOICES.c.created_at, INVOICES.c.id)
+        invoice_rows = self._rows(invoices.with_for_update() if lock else invoices)
+        if not invoice_rows:
+            return []
+        lines: defaultdict[str, builtins.list[InvoiceLine]] = defaultdict(list)
+        for row in self._rows(
+            select(INVOICE_LINES)
+            .where(INVOICE_LINES.c.invoice_id.in_(select(INVOICES.c.id).where(where)))
+            .order_by(INVOICE_LINES.c.created_at, INVOICE_LINES.c.id)
+        ):
+            lines[row.invoice_id].append(_line(row))
+        return [_invoice(row, lines[row.id]) for row in invoice_rows]
+
+
+_TOTALS = ("amount", "credits_total", "total")
+
+
+def _totals(row: AnyRow) -> Totals:
+    return Totals(amount=row.amount, credits_total=row.credits_total, total=row.total)
+
+
+def _invoice_values(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "currency": invoice.currency,
+        "kind": invoice.kind.value,
+        "status": None if invoice.status is None else invoice.status.value,
+        "collection_at": invoice.collection_at,
+        "amount": invoice.totals.amount,
+        "credits_total": invoice.totals.credits_total,
+        "total": invoice.totals.total,
+        "created_at": invoice.created_at,
+    }
+
+
+def _invoice(row: AnyRow, lines: Sequence[InvoiceLine]) -> Invoice:
+    """The invoice stored in `row` with its already loaded `lines`."""
+    with loading(INVOICES.name, row.id):
+        return Invoice(
+            id=row.id,
+            customer_id=row.customer_id,
+            currency=row.currency,
+            kind=InvoiceKind(row.kind),
+            status=None if row.status is None else InvoiceStatus(row.status),
+            collection_at=row.collection_at,
+            totals=_totals(row),
+            created_at=row.created_at,
+            lines=list(lines),
+        )
+
+
+def _line_values(line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "invoice_id": line.invoice_id,
+        "customer_id": line.customer_id,
+        "currency": line.currency,
+        "engine": line.engine.value,
+        "status": line.status.value,
+        "charge_id": line.charge_id,
+        "name": line.name,
+        "service_period_from": line.service_period.start,
+        "service_period_to": line.service_period.end,
+        "invoice_at": line.invoice_at,
+        "price": PRICE_ADAPTER.dump_json(line.price).decode(),
+        "quantity": line.quantity,
+        "credits_applied": _CREDITS_APPLIED.dump_json(line.credits_applied).decode(),
+        "amount": line.totals.amount,
+        "credits_total": line.totals.credits_total,
+        "total": line.totals.total,
+        "created_at": line.created_at,
+    }
+
+
+def _line(row: AnyRow) -> InvoiceLine:
+    """The line stored in `row`."""
+    with loading(INVOICE_LINES.name, row.id):
+        return InvoiceLine(
+            id=row.id,
+            invoice_id=row.invoice_id,
+            customer_id=row.customer_id,
+            currency=row.currency,
+            engine=LineEngineType(row.engine),
+            status=LineStatus(row.status),
+            charge_id=row.charge_id,
+            name=row.name,
+            service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
+            invoice_at=row.invoice_at,
+            price=PRICE_ADAPTER.validate_json(row.price),
+            quantity=row.quantity,
+            credits_applied=_CREDITS_APPLIED.validate_json(row.credits_applied),
+            totals=_totals(row),
+            created_at=row.created_at,
+        )

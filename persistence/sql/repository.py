@@ -1,0 +1,96 @@
+"""The one road from a repository to the database: SQLAlchemy Core statements on the unit of
+work's connection, with database errors translated and decimals summed exactly.
+
+Repositories build their statements on the Core tables of `tables` and run them through
+`SqlRepository`; rows come back as plain tuples, mapped to domain models by each repository's
+own mapping. This module must not commit or roll back (the unit of work owns the transaction)
+and knows no table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    Select,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.sql.dml import UpdateBase
+
+from domain.errors import NotFoundError
+from domain.money import ZERO, exact_arithmetic
+from persistence.sql.errors import database_errors, loading
+
+M = TypeVar("M", bound=BaseModel)
+AnyRow = Row[*tuple[Any, ...]]
+"""A result row of any width."""
+
+
+class SqlRepository:
+    """Base of every SQL repository: runs statements on one connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def _rows(self, statement: Executable) -> Sequence[AnyRow]:
+        """Every row `statement` returns."""
+        with database_errors():
+            return self._connection.execute(statement).all()
+
+    def _insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """INSERT `rows` (one statement, executemany for several)."""
+        if rows:
+            with database_errors():
+                self._connection.execute(insert(table), list(rows))
+
+    def _write(self, statement: UpdateBase) -> int:
+        """Run an UPDATE or DELETE; the number of rows it matched."""
+        with database_errors():
+            return self._connection.execute(statement).rowcount
+
+    def _update(self, table: Table, record_id: str, values: Mapping[str, Any], kind: str) -> None:
+        """One UPDATE of `values` on row `record_id`; `NotFoundError` if there is none."""
+        statement = update(table).where(table.c.id == record_id).values(dict(values))
+        if self._write(statement) == 0:
+            raise NotFoundError(kind, record_id)
+
+    def _sum_by(
+        self, key: ColumnElement[Any], value: ColumnElement[Decimal], *where: ColumnElement[bool]
+    ) -> dict[Any, Decimal]:
+        """Exact sums of `value` per `key` over the rows matching `where`.
+
+        SQLite stores decimals as text, which SQL cannot sum exactly: there the values are
+        fetched and summed as `Decimal`s. Elsewhere the column is NUMERIC and SUM is exact.
+        """
+        if self._connection.dialect.name != "sqlite":
+            statement: Select[Any] = select(key, func.sum(value)).where(*where).group_by(key)
+            return dict(self._rows(statement))
+        sums: dict[Any, Decimal] = {}
+        with exact_arithmetic():
+            for group, amount in self._rows(select(key, value).where(*where)):
+                sums[group] = sums.get(group, ZERO) + amount
+        return sums
+
+
+def flat_record(model: type[M], table: Table, row: AnyRow) -> M:
+    """The domain record of `model` stored in `row` of `table`, whose columns carry the
+    model's field names; `CorruptRecordError` if it does not validate."""
+    values = row._mapping
+    with loading(table.name, str(values["id"])):
+        return model.model_validate({name: values[name] for name in model.model_fields})
+
+
+def flat_values(record: BaseModel) -> dict[str, Any]:
+    """The column values of a record whose fields are its table's columns."""
+    return record.model_dump()
