@@ -16,7 +16,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.text import Text
 
 from chargeflow import demo as demo_module
 from chargeflow.app import App, open_app
@@ -97,6 +99,8 @@ class Session:
         """Print `value` as JSON with ``--json``, else `render` (a rich renderable)."""
         if self.as_json:
             sys.stdout.write(as_json(value) + "\n")
+        elif isinstance(render, str):
+            out.print(Text(render))  # user text (names, keys) is never read as markup
         else:
             out.print(render if render is not None else value)
 
@@ -302,7 +306,7 @@ def charges_advance(
     text = f"advanced {len(report.advanced)} charge(s), {len(failed)} failed"
     session.emit(summary, text)
     for failed_id, error in failed.items():
-        err.print(f"[red]failed[/] {failed_id}: {error}")
+        err.print(f"[red]failed[/] {escape(failed_id)}: {escape(error)}")
 
 
 @charges_cli.command("fire")
@@ -430,13 +434,13 @@ def scenario_run(
     def report(step: StepReport) -> None:
         out.print(f"[bold]step {step.index}[/] {step.action} at {format_instant(step.clock)}")
         for line in step.summary():
-            out.print(f"    {line}", highlight=False)
+            out.print(Text(f"    {line}"), highlight=False)
 
-    out.print(f"[bold]scenario {scenario.name}[/]")
+    out.print(f"[bold]scenario {escape(scenario.name)}[/]")
     try:
         run_scenario(scenario, app, clock, on_step=report)
     except ScenarioFailure as failure:
-        err.print(f"[red]FAILED[/] {failure}", highlight=False)
+        err.print(f"[red]FAILED[/] {escape(str(failure))}", highlight=False)
         raise typer.Exit(1) from failure
     finally:
         app.close()
@@ -465,11 +469,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args=argv, prog_name="chargeflow", standalone_mode=False)
     except ChargeflowError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        return 1
+    except OSError as error:  # a file the command was pointed at: one line, no traceback
+        where = f"{error.filename}: " if error.filename else ""
+        err.print(f"[red]error:[/] {escape(where + (error.strerror or str(error)))}")
         return 1
     except typer.TyperException as error:  # a usage error (exit 2)
         err.print(
-            f"[red]usage error:[/] {error.format_message()} (see chargeflow --help)",
+            f"[red]usage error:[/] {escape(error.format_message())} (see chargeflow --help)",
             highlight=False,
             soft_wrap=True,
         )

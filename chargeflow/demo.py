@@ -8,7 +8,9 @@ or ``chargeflow demo``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from chargeflow.app import App, open_app
 from chargeflow.diagrams import write_charge_diagram
 from domain.charge import UsageBasedCharge
 from domain.clock import FrozenClock
+from domain.errors import InvalidInputError
 from domain.timestamps import format_instant
 
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
@@ -182,12 +185,22 @@ def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) 
     return walk.charge_id
 
 
+DEMO_APPLICATION_ID = 0x43464430
+"""SQLite's ``application_id`` of a file the demo wrote ("CFD0"): the only files it replaces."""
+
+
 def run(database: Path, console: Console, diagrams: Path) -> None:
-    """Walk both worked examples on a fresh SQLite file at `database` (replaced if it exists),
-    then write each charge's diagram, its path highlighted, into `diagrams`."""
-    database.unlink(missing_ok=True)
+    """Walk both worked examples on a fresh SQLite file at `database`, then write each
+    charge's diagram, its path highlighted, into `diagrams`.
+
+    An existing `database` is replaced only if an earlier demo wrote it; any other file is
+    refused with `InvalidInputError`, untouched.
+    """
+    _replace_own_file(database)
     clock = FrozenClock("2025-12-01T00:00:00Z")
     app = open_app(f"sqlite:///{database}", clock=clock)
+    with closing(sqlite3.connect(database)) as marker:
+        marker.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
     try:
         charge_ids = [
             credit_only_example(app, clock, console),
@@ -198,3 +211,23 @@ def run(database: Path, console: Console, diagrams: Path) -> None:
             console.print(f"diagram of charge {charge_id}: {', '.join(map(str, written))}")
     finally:
         app.close()
+
+
+def _replace_own_file(database: Path) -> None:
+    """Delete `database` if the demo wrote it; refuse any other existing path."""
+    if not database.exists():
+        return
+    written_by_demo = False
+    if database.is_file():
+        try:
+            with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+                [(application_id,)] = connection.execute("PRAGMA application_id").fetchall()
+            written_by_demo = application_id == DEMO_APPLICATION_ID
+        except sqlite3.DatabaseError:
+            written_by_demo = False
+    if not written_by_demo:
+        raise InvalidInputError(
+            f"{database} exists and was not written by chargeflow demo: "
+            "refusing to replace it (give --database a new path)"
+        )
+    database.unlink()

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from domain.charge import UsageBasedCharge
 from domain.history import ChargeTransition
@@ -44,6 +45,11 @@ def _table(title: str, columns: Sequence[str]) -> Table:
     return table
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    """A row of plain text: user data is never read as rich markup (``[bold]`` stays as is)."""
+    table.add_row(*(Text(cell) for cell in cells))
+
+
 def _instant(value: Any) -> str:
     return format_instant(value) if value is not None else "-"
 
@@ -52,7 +58,8 @@ def charges_table(charges: Sequence[UsageBasedCharge], title: str = "charges") -
     """One row per charge: id, customer, feature, mode, status, advance_after, runs."""
     table = _table(title, ("id", "customer", "feature", "mode", "status", "advance after", "runs"))
     for charge in charges:
-        table.add_row(
+        _add_row(
+            table,
             charge.id,
             charge.intent.customer_id,
             charge.intent.feature_key,
@@ -83,7 +90,7 @@ def show_charge(console: Console, charge: UsageBasedCharge) -> None:
         ("current run", state.current_run_id or "-"),
         ("deleted at", _instant(charge.deleted_at)),
     ):
-        facts.add_row(f"[bold]{name}[/]", value)
+        facts.add_row(Text(name, style="bold"), Text(value))
     console.print(facts)
     runs = _table(
         "runs",
@@ -118,7 +125,8 @@ def history_table(records: Sequence[ChargeTransition]) -> Table:
     """One row per transition of the audit log."""
     table = _table("transitions", ("at", "trigger", "from", "to", "arguments"))
     for record in records:
-        table.add_row(
+        _add_row(
+            table,
             _instant(record.at),
             record.trigger.value,
             record.from_status.value,
@@ -145,7 +153,8 @@ def lines_table(lines: Sequence[InvoiceLine], title: str = "lines") -> Table:
         ),
     )
     for line in lines:
-        table.add_row(
+        _add_row(
+            table,
             line.id,
             line.engine.value,
             line.status.value,
@@ -176,7 +185,8 @@ def invoices_table(invoices: Sequence[Invoice]) -> Table:
         ),
     )
     for invoice in invoices:
-        table.add_row(
+        _add_row(
+            table,
             invoice.id,
             invoice.customer_id,
             invoice.currency,

@@ -58,8 +58,9 @@ def load_scenario(path: Path) -> Scenario:
     """The scenario in the YAML file at `path`.
 
     Raises `ScenarioFormatError` naming the file, and for each problem the step (1-based
-    index and action) and the field, when the file is not valid YAML, breaks the format, or
-    refers to an alias no earlier step binds (or binds one twice).
+    index and action) and the field, when the file cannot be read (missing, a directory, not
+    UTF-8), is not valid YAML, breaks the format, or refers to an alias no earlier step binds
+    (or binds one twice).
     """
     source = path.name
     try:
@@ -67,6 +68,12 @@ def load_scenario(path: Path) -> Scenario:
             data = yaml.load(stream, Loader=_ScenarioLoader)
     except yaml.YAMLError as error:
         raise ScenarioFormatError(f"scenario {source}: not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ScenarioFormatError(f"scenario {source}: not UTF-8 text ({error.reason})") from error
+    except OSError as error:
+        raise ScenarioFormatError(
+            f"scenario file {path} cannot be read: {error.strerror or error}"
+        ) from error
     if not isinstance(data, dict):
         raise ScenarioFormatError(f"scenario {source}: the top level must be a mapping")
     try:

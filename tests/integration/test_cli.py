@@ -201,3 +201,56 @@ def test_a_malformed_scenario_names_the_step_and_field(
     assert "step 2 (create_charge)" in error
     assert "service_period" in error
     assert "Traceback" not in error
+
+
+def test_user_text_is_printed_as_written_never_read_as_markup(cli: Cli) -> None:
+    code, created, _ = cli.run("customers", "create", "--name", "[bold]abc", "--currency", "USD")
+    assert code == 0
+    customer = created.split()[-1]
+    assert cli.run("features", "create", "--key", "k[/]", "--name", "[red]x[/]")[0] == 0
+    cli.json("charges", "create", "--customer", customer, "--feature", "k[/]", *PERIOD,
+             "--mode", "credit_then_invoice", "--price", UNIT)  # fmt: skip
+    code, listed, errors = cli.run("charges", "list")
+    assert (code, errors) == (0, "")
+    assert "k[/]" in listed.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda path: path / "missing.yaml", "cannot be read: No such file or directory"),
+        (lambda path: path, "cannot be read: Is a directory"),
+        (lambda path: path / "latin1.yaml", "not UTF-8 text"),
+    ],
+    ids=["missing", "directory", "not-utf-8"],
+)
+def test_a_file_the_cli_cannot_read_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make: Any, message: str
+) -> None:
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    code = main(["scenario", "run", str(make(tmp_path))])
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert message in errors and "Traceback" not in errors
+    assert len(errors.strip().splitlines()) == 1
+
+
+def test_demo_refuses_to_replace_a_file_it_did_not_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    precious = tmp_path / "precious.db"
+    precious.write_text("my data", encoding="utf-8")
+    code = main(["demo", "--database", str(precious), "--diagrams", str(tmp_path / "d")])
+    assert code == 1
+    assert "was not written by chargeflow demo" in capsys.readouterr().err
+    assert precious.read_text(encoding="utf-8") == "my data"
+    demo_file = tmp_path / "demo.db"
+    for _ in range(2):  # a file the demo wrote is replaced
+        assert main(["demo", "--database", str(demo_file), "--diagrams", str(tmp_path / "d")]) == 0
+
+
+def test_a_malformed_database_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--database-url", "postgresql://user@host:abc/db", "charges", "list"])
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert "not a database URL" in errors and "Traceback" not in errors
