@@ -31,11 +31,14 @@ from domain.errors import (
     InvalidInputError,
     InvalidLineError,
     InvalidTriggerArgumentError,
+    LedgerError,
     MachineDefinitionError,
     NegativeTotalError,
     NoCurrentRunError,
     NoLinesToInvoiceError,
     NotFoundError,
+    PaymentAlreadyAuthorizedError,
+    PaymentAlreadySettledError,
     PersistenceError,
     TransitionRefusedError,
     TriggerNotPermittedError,
@@ -65,9 +68,16 @@ from domain.prices import (
 )
 from domain.runs import RealizationRun, RunType, Totals
 from domain.statuses import ChargeStatus, MetaStatus
-from domain.triggers import Delete, DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
+from domain.triggers import (
+    Delete,
+    DeletePolicy,
+    InvoiceCreated,
+    InvoiceIssued,
+    Trigger,
+    TriggerArgument,
+)
 from domain.usage import UsageEvent
-from engines.charges import AdvanceReport
+from engines.sweeps import AdvanceReport
 
 __all__ = [
     "AdvanceReport",
@@ -103,11 +113,13 @@ __all__ = [
     "InvalidTriggerArgumentError",
     "Invoice",
     "InvoiceCreated",
+    "InvoiceIssued",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceStatus",
     "InvoiceTransition",
     "InvoiceTrigger",
+    "LedgerError",
     "LineEngineType",
     "LineStatus",
     "MachineDefinitionError",
@@ -117,6 +129,8 @@ __all__ = [
     "NoLinesToInvoiceError",
     "NotFoundError",
     "PackagePrice",
+    "PaymentAlreadyAuthorizedError",
+    "PaymentAlreadySettledError",
     "Period",
     "PersistenceError",
     "Price",

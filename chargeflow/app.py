@@ -12,8 +12,8 @@ from chargeflow.catalog import Customers, Features
 from chargeflow.charges import Charges
 from chargeflow.ledger import Credits, Usage
 from domain.clock import Clock, SystemClock
-from engines.credit_source import GrantCreditSource
-from engines.operation import CreditSourceFactory, Operations
+from engines.ledger import DatabaseLedger, LedgerFactory
+from engines.operation import Operations
 from persistence.sql import SqlDatabase
 
 DEFAULT_DATABASE_URL = "sqlite:///chargeflow.db"
@@ -43,17 +43,18 @@ def open_app(
     database_url: str | None = None,
     clock: Clock | None = None,
     *,
-    credit_sources: CreditSourceFactory = GrantCreditSource,
+    ledger: LedgerFactory = DatabaseLedger,
     migrate: bool = True,
 ) -> App:
     """Open chargeflow on `database_url` (default: ``$DATABASE_URL``, else ``chargeflow.db`` in
     the working directory; ``sqlite://`` is in memory), reading time from `clock` (default: the
     system clock). With `migrate` (the default), the schema is brought to the latest revision
-    first. `credit_sources` builds the credit source used inside each unit of work.
+    first (say ``migrate=False`` to leave the schema alone). `ledger` builds the ledger used
+    inside each unit of work (credits and money movements; default: `DatabaseLedger`).
     """
     url = database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     database = SqlDatabase(url)
     if migrate:
         database.upgrade()
     clock = clock or SystemClock()
-    return App(database, clock, Operations(database.unit_of_work, clock, credit_sources))
+    return App(database, clock, Operations(database.unit_of_work, clock, ledger))

@@ -3,14 +3,18 @@ forwards to the billing use cases (`engines.billing`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from domain.history import InvoiceTransition
 from domain.invoices import Invoice, InvoiceLine, InvoicingResult, LineEngineType
+from domain.text import lookup_id
 from engines import billing
+from engines.billing import PaymentEvent
 from engines.operation import Operations
+from engines.sweeps import AdvanceReport
 
 
 class Billing:
@@ -33,7 +37,7 @@ class Billing:
         """Add a plain (`invoicing`), flat-fee or credit-purchase line to the gathering invoice."""
         return self._operations.run(
             billing.add_line,
-            customer_id=customer_id,
+            customer_id=lookup_id(customer_id, "customer"),
             engine=engine,
             name=name,
             price=price,
@@ -44,7 +48,7 @@ class Billing:
 
     def pending_lines(self, customer_id: str) -> list[InvoiceLine]:
         """The customer's gathering lines, oldest first."""
-        return self._operations.run(billing.pending_lines, customer_id)
+        return self._operations.run(billing.pending_lines, lookup_id(customer_id, "customer"))
 
     def invoice_pending_lines(
         self, customer_id: str, as_of: datetime | str | None = None
@@ -53,20 +57,42 @@ class Billing:
         currency, its usage-based charges realized against the persisted lines. The result is
         the sequence of invoices created; its `unbilled` lists the lines left behind and why.
         `NoLinesToInvoiceError` (naming them) when nothing could be invoiced."""
+        customer_id = lookup_id(customer_id, "customer")
         return self._operations.run(billing.invoice_pending_lines, customer_id, as_of)
 
     def advance_invoice(self, invoice_id: str) -> Invoice:
-        """Advance a standard invoice; once its collection time has come, collection completes."""
-        return self._operations.run(billing.advance_invoice, invoice_id)
+        """Advance a standard invoice as far as it may go now: once its collection time has
+        come, collection completes (and an auto-approved invoice is issued)."""
+        return self._operations.run(billing.advance_invoice, lookup_id(invoice_id, "invoice"))
+
+    def approve_invoice(self, invoice_id: str) -> Invoice:
+        """Approve an invoice waiting for manual approval: it is issued, then waits for payment
+        (or is paid at once when nothing is due)."""
+        return self._operations.run(billing.approve_invoice, lookup_id(invoice_id, "invoice"))
+
+    def record_payment(self, invoice_id: str, event: PaymentEvent | str) -> Invoice:
+        """Record that the invoice's payment was ``"authorized"`` or ``"paid"`` (a direct
+        payment is authorized first); a charge whose every invoiced run is paid becomes final."""
+        invoice_id = lookup_id(invoice_id, "invoice")
+        return self._operations.run(billing.record_payment, invoice_id, event)
+
+    def advance_due(
+        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+    ) -> AdvanceReport:
+        """Advance every invoice whose collection time has come, each isolated: one that fails
+        is reported in `failed` and the others go on."""
+        return billing.advance_due_invoices(self._operations, batch_size, visited)
 
     def history(self, invoice_id: str) -> list[InvoiceTransition]:
         """The invoice's transitions (from the same audit log as the charges')."""
-        return self._operations.run(billing.invoice_history, invoice_id)
+        return self._operations.run(billing.invoice_history, lookup_id(invoice_id, "invoice"))
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice with its lines."""
-        return self._operations.run(billing.get_invoice, invoice_id)
+        return self._operations.run(billing.get_invoice, lookup_id(invoice_id, "invoice"))
 
     def list_invoices(self, customer_id: str | None = None) -> list[Invoice]:
         """Standard invoices, oldest first."""
+        if customer_id is not None:
+            customer_id = lookup_id(customer_id, "customer")
         return self._operations.run(billing.list_invoices, customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from domain.customer import Customer
 from domain.feature import Feature
+from domain.text import lookup_id
 from engines import catalog
 from engines.operation import Operations
 
@@ -15,8 +16,18 @@ class Customers:
     def __init__(self, operations: Operations) -> None:
         self._operations = operations
 
-    def create(self, *, name: str, currency: str, collection_interval: str = "PT0S") -> Customer:
-        """A new customer billed in `currency` (ISO 4217) with an ISO-8601 collection interval.
+    def create(
+        self,
+        *,
+        name: str,
+        currency: str,
+        collection_interval: str = "PT0S",
+        progressive_billing: bool = False,
+        auto_approve: bool = False,
+    ) -> Customer:
+        """A new customer billed in `currency` (ISO 4217) with an ISO-8601 collection interval;
+        `progressive_billing` lets usage be invoiced mid-period, `auto_approve` issues invoices
+        as soon as their collection completes.
 
         Raises `InvalidInputError` for an empty name, unknown currency or bad duration.
         """
@@ -25,11 +36,29 @@ class Customers:
             name=name,
             currency=currency,
             collection_interval=collection_interval,
+            progressive_billing=progressive_billing,
+            auto_approve=auto_approve,
+        )
+
+    def update(
+        self,
+        customer_id: str,
+        *,
+        progressive_billing: bool | None = None,
+        auto_approve: bool | None = None,
+    ) -> Customer:
+        """Change the customer's billing profile (what is not given stays); the customer.
+        Invoices already created keep the approval setting they were created with."""
+        return self._operations.run(
+            catalog.update_customer,
+            lookup_id(customer_id, "customer"),
+            progressive_billing=progressive_billing,
+            auto_approve=auto_approve,
         )
 
     def get(self, customer_id: str) -> Customer:
         """The customer; `NotFoundError`."""
-        return self._operations.run(catalog.get_customer, customer_id)
+        return self._operations.run(catalog.get_customer, lookup_id(customer_id, "customer"))
 
 
 class Features:
@@ -44,8 +73,8 @@ class Features:
 
     def get(self, key: str) -> Feature:
         """The live feature registered under `key`; `NotFoundError`."""
-        return self._operations.run(catalog.get_feature, key)
+        return self._operations.run(catalog.get_feature, lookup_id(key, "feature"))
 
     def archive(self, key: str) -> Feature:
         """Archive the live feature under `key`, freeing the key; `NotFoundError`."""
-        return self._operations.run(catalog.archive_feature, key)
+        return self._operations.run(catalog.archive_feature, lookup_id(key, "feature"))

@@ -10,10 +10,12 @@ from typing import Any
 from domain.charge import SettlementMode, UsageBasedCharge
 from domain.errors import InvalidInputError
 from domain.history import ChargeTransition
+from domain.text import lookup_id
 from domain.triggers import DeletePolicy, Trigger
 from engines import charges
-from engines.charges import AdvanceReport, ChargeSweeps
+from engines.charges import ChargeSweeps
 from engines.operation import Operations
+from engines.sweeps import AdvanceReport
 
 
 class Charges:
@@ -45,7 +47,7 @@ class Charges:
         """
         return self._operations.run(
             charges.create_charge,
-            customer_id=customer_id,
+            customer_id=lookup_id(customer_id, "customer"),
             feature_key=feature_key,
             service_period=service_period,
             settlement_mode=settlement_mode,
@@ -57,21 +59,21 @@ class Charges:
 
     def get(self, charge_id: str) -> UsageBasedCharge:
         """The charge with its runs and allocations."""
-        return self._operations.run(charges.get_charge, charge_id)
+        return self._operations.run(charges.get_charge, lookup_id(charge_id, "charge"))
 
     def history(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions (from the `charge_transitions` audit log)."""
-        return self._operations.run(charges.charge_history, charge_id)
+        return self._operations.run(charges.charge_history, lookup_id(charge_id, "charge"))
 
     def advance(
         self, charge_id: str | None = None, *, customer_id: str | None = None
     ) -> list[UsageBasedCharge]:
         """Advance one charge, or every charge of `customer_id`, until stable; those that moved."""
         if customer_id is not None and charge_id is None:
-            return self._sweeps.advance_customer(customer_id)
+            return self._sweeps.advance_customer(lookup_id(customer_id, "customer"))
         if charge_id is None or customer_id is not None:
             raise InvalidInputError("advance takes exactly one of charge_id or customer_id")
-        moved = self._operations.run(charges.advance_charge, charge_id)
+        moved = self._operations.run(charges.advance_charge, lookup_id(charge_id, "charge"))
         return [moved] if moved else []
 
     def advance_due(
@@ -83,12 +85,15 @@ class Charges:
 
     def fire(self, charge_id: str, trigger: Trigger | str, **arguments: Any) -> UsageBasedCharge:
         """Fire one trigger with its arguments, e.g. ``fire(id, "delete", policy="correct")``."""
+        charge_id = lookup_id(charge_id, "charge")
         return self._operations.run(charges.fire_trigger, charge_id, trigger, arguments)
 
     def delete(self, charge_id: str, *, policy: DeletePolicy | str) -> UsageBasedCharge:
         """Delete the charge; `policy` says whether its credits are given back (`correct`)."""
-        return self._operations.run(charges.delete_charge, charge_id, policy)
+        return self._operations.run(charges.delete_charge, lookup_id(charge_id, "charge"), policy)
 
     def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
         """Every charge, or one customer's, oldest first. (Last: it shadows `list` below it.)"""
+        if customer_id is not None:
+            customer_id = lookup_id(customer_id, "customer")
         return self._operations.run(charges.list_charges, customer_id)

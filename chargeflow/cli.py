@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,8 +34,10 @@ from chargeflow.presenting import (
 )
 from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
 from domain.clock import Clock, FrozenClock, SystemClock
+from domain.customer import Customer
 from domain.errors import ChargeflowError, InvalidInputError
 from domain.timestamps import format_instant
+from engines.sweeps import AdvanceReport
 from statemachines.diagrams import render_dot, render_mermaid
 from statemachines.registry import SPECS
 
@@ -159,19 +162,56 @@ def db_upgrade(ctx: typer.Context) -> None:
 # --- customers, features, usage, credits ----------------------------------------------------
 
 
+def _customer_summary(customer: Customer) -> str:
+    """One line: the customer's id, name and billing profile."""
+    return (
+        f"customer {customer.id} {customer.name}: progressive billing "
+        f"{customer.progressive_billing}, auto approve {customer.auto_approve}"
+    )
+
+
 @customers_cli.command("create")
 def customers_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Customer name.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. USD.")],
     collection_interval: Annotated[str, typer.Option(help="ISO-8601 duration.")] = "PT0S",
+    progressive_billing: Annotated[
+        bool, typer.Option(help="Usage may be invoiced before its period ends.")
+    ] = False,
+    auto_approve: Annotated[
+        bool, typer.Option(help="Invoices are issued as soon as collection completes.")
+    ] = False,
 ) -> None:
     """Create a customer."""
     session = _session(ctx)
     customer = session.app().customers.create(
-        name=name, currency=currency, collection_interval=collection_interval
+        name=name,
+        currency=currency,
+        collection_interval=collection_interval,
+        progressive_billing=progressive_billing,
+        auto_approve=auto_approve,
     )
-    session.emit(customer, f"customer {customer.id}")
+    session.emit(customer, _customer_summary(customer))
+
+
+@customers_cli.command("update")
+def customers_update(
+    ctx: typer.Context,
+    customer_id: Annotated[str, typer.Argument(metavar="CUSTOMER")],
+    progressive_billing: Annotated[
+        bool | None, typer.Option(help="Usage may be invoiced before its period ends.")
+    ] = None,
+    auto_approve: Annotated[
+        bool | None, typer.Option(help="Invoices are issued as soon as collection completes.")
+    ] = None,
+) -> None:
+    """Change a customer's billing profile; what is not given stays."""
+    session = _session(ctx)
+    customer = session.app().customers.update(
+        customer_id, progressive_billing=progressive_billing, auto_approve=auto_approve
+    )
+    session.emit(customer, _customer_summary(customer))
 
 
 @features_cli.command("create")
@@ -291,19 +331,28 @@ def charges_advance(
         moved = app.charges.advance(charge_id, customer_id=customer)
         session.emit(moved, charges_table(moved, title=f"{len(moved)} charge(s) moved"))
         return
+    _sweep(session, "charge", app.charges.advance_due)
+
+
+def _sweep(
+    session: Session,
+    kind: str,
+    advance_due: Callable[..., AdvanceReport],
+) -> None:
+    """Run a due sweep with a progress bar on stderr; print its summary and each failure."""
     with Progress(
         SpinnerColumn(),
-        TextColumn("advancing due charges"),
+        TextColumn(f"advancing due {kind}s"),
         BarColumn(),
         MofNCompleteColumn(),
         console=err,
         disable=session.as_json,
     ) as progress:
         task = progress.add_task("advance", total=None)
-        report = app.charges.advance_due(visited=lambda _: progress.advance(task))
-    failed = {charge_id: str(error) for charge_id, error in report.failed.items()}
+        report = advance_due(visited=lambda _: progress.advance(task))
+    failed = {item_id: str(error) for item_id, error in report.failed.items()}
     summary = {"advanced": report.advanced, "failed": failed}
-    text = f"advanced {len(report.advanced)} charge(s), {len(failed)} failed"
+    text = f"advanced {len(report.advanced)} {kind}(s), {len(failed)} failed"
     session.emit(summary, text)
     for failed_id, error in failed.items():
         err.print(f"[red]failed[/] {escape(failed_id)}: {escape(error)}")
@@ -369,10 +418,43 @@ def invoices_show(ctx: typer.Context, invoice_id: Annotated[str, typer.Argument(
 
 
 @invoices_cli.command("advance")
-def invoices_advance(ctx: typer.Context, invoice_id: Annotated[str, typer.Argument()]) -> None:
-    """Advance an invoice; once its collection time has come, collection completes."""
+def invoices_advance(
+    ctx: typer.Context,
+    invoice_id: Annotated[str | None, typer.Argument(help="One invoice.")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Every invoice due for collection.")] = False,
+) -> None:
+    """Advance an invoice, or every invoice whose collection time has come: collection
+    completes (and an auto-approved invoice is issued)."""
     session = _session(ctx)
-    invoice = session.app().billing.advance_invoice(invoice_id)
+    if (invoice_id is None) == (not due):
+        raise InvalidInputError("advance takes exactly one of INVOICE_ID or --due")
+    if due:
+        _sweep(session, "invoice", session.app().billing.advance_due)
+        return
+    invoice = session.app().billing.advance_invoice(invoice_id or "")
+    session.emit(invoice, invoices_table([invoice]))
+
+
+@invoices_cli.command("approve")
+def invoices_approve(ctx: typer.Context, invoice_id: Annotated[str, typer.Argument()]) -> None:
+    """Approve an invoice waiting for manual approval: it is issued."""
+    session = _session(ctx)
+    invoice = session.app().billing.approve_invoice(invoice_id)
+    session.emit(invoice, invoices_table([invoice]))
+
+
+@invoices_cli.command("pay")
+def invoices_pay(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument()],
+    authorized_only: Annotated[
+        bool, typer.Option("--authorized", help="Record only the authorization.")
+    ] = False,
+) -> None:
+    """Record the invoice's payment: paid (settled), or with --authorized only authorized."""
+    session = _session(ctx)
+    event = "authorized" if authorized_only else "paid"
+    invoice = session.app().billing.record_payment(invoice_id, event)
     session.emit(invoice, invoices_table([invoice]))
 
 

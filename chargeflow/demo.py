@@ -1,8 +1,9 @@
 """The demo: both worked examples of docs/lifecycle.md section 15, step by step, on a fresh
 database.
 
-After each step it prints the clock, the action, the charge's status, its run (as of, meter
-value, credits, total), the invoice line id and the run's `line_id`. Run it with `make demo`
+After each step it prints the clock, the action, the charge's status and its latest run (usage
+cutoff, metered quantity, credits, total); for the invoiced charge also the invoice's status
+and the run's `line_id` against the invoice line. Run it with `make demo`
 or ``chargeflow demo``.
 """
 
@@ -37,27 +38,35 @@ class Step:
 
 
 class Walkthrough:
-    """Runs steps against one charge and renders a table of what each step left behind."""
+    """Runs steps against one charge and renders a table of what each step left behind: the
+    charge's status and latest run, and for an invoiced charge the invoice's status and whether
+    the run's `line_id` is the invoice line."""
 
-    def __init__(self, app: App, clock: FrozenClock, title: str, console: Console) -> None:
+    def __init__(
+        self, app: App, clock: FrozenClock, title: str, console: Console, *, invoiced: bool
+    ) -> None:
         self.app = app
         self.clock = clock
         self.console = console
+        self.invoiced = invoiced
         self.table = Table(title=title, show_lines=True)
-        for column in (
+        columns = [
             "clock",
             "action",
-            "status",
-            "run as_of",
-            "meter",
+            "charge status",
+            "usage cutoff",
+            "metered",
             "credits",
             "total",
-            "invoice line",
-            "run line_id",
-        ):
-            self.table.add_column(column)
+        ]
+        if invoiced:
+            columns += ["invoice status", "run line_id"]
+        for column in columns:
+            self.table.add_column(column, overflow="fold")
         self.charge_id = ""
         self.line_id = ""
+        self.invoice_id = ""
+        self.line_links: list[bool] = []
 
     def run(self, steps: list[Step]) -> None:
         """Run every step in order, then print the table."""
@@ -69,17 +78,27 @@ class Walkthrough:
 
     def _show(self, step: Step, charge: UsageBasedCharge) -> None:
         run = charge.runs[-1] if charge.runs else None
-        self.table.add_row(
-            step.clock,
+        row = [
+            step.clock.replace("T", " ")[:16],
             step.action,
             charge.state.status.value,
-            format_instant(run.as_of) if run else "-",
-            str(run.meter_value) if run else "-",
+            format_instant(run.stored_at_lt).replace("T", " ")[:16] if run else "-",
+            str(run.metered_quantity) if run else "-",
             str(run.totals.credits_total) if run else "-",
             str(run.totals.total) if run else "-",
-            self.line_id or "-",
-            (run.line_id or "-") if run else "-",
-        )
+        ]
+        if self.invoiced:
+            invoice = self.app.billing.get_invoice(self.invoice_id) if self.invoice_id else None
+            row.append(str(invoice.status) if invoice and invoice.status else "-")
+            row.append(self._line_link(run.line_id if run else None))
+        self.table.add_row(*row)
+
+    def _line_link(self, run_line_id: str | None) -> str:
+        """The run's `line_id` against the invoice line's id."""
+        if run_line_id is None:
+            return "-"
+        self.line_links.append(run_line_id == self.line_id)
+        return "= invoice line" if run_line_id == self.line_id else run_line_id
 
 
 def credit_only_example(app: App, clock: FrozenClock, console: Console) -> str:
@@ -87,7 +106,7 @@ def credit_only_example(app: App, clock: FrozenClock, console: Console) -> str:
     clock.set("2025-12-01T00:00:00Z")
     customer = app.customers.create(name="Acme", currency="USD", collection_interval="P2D")
     app.features.create(key="api_requests")
-    walk = Walkthrough(app, clock, "credit_only, unit price 1.00", console)
+    walk = Walkthrough(app, clock, "credit_only, unit price 1.00", console, invoiced=False)
 
     def create() -> None:
         walk.charge_id = app.charges.create(
@@ -104,42 +123,43 @@ def credit_only_example(app: App, clock: FrozenClock, console: Console) -> str:
                 customer.id, "api_requests", value=value, event_time=event_time, stored_at=stored_at
             )
 
-    def advance() -> None:
-        app.charges.advance(walk.charge_id)
+    def advance_due() -> None:
+        app.charges.advance_due()
 
-    def late_usage_then_advance() -> None:
+    def usage_then_advance() -> None:
         record(
             (1, "2026-01-15T00:00:00Z", "2026-01-15T00:00:00Z"),
             (2, "2026-01-15T01:00:00Z", "2026-02-01T11:00:00Z"),
-            (3, "2026-01-15T02:00:00Z", "2026-02-01T12:00:00Z"),
+            (4, "2026-01-15T02:00:00Z", "2026-02-03T00:00:00Z"),
         )
-        advance()
+        advance_due()
 
-    def more_late_usage_then_advance() -> None:
+    def late_usage_then_advance() -> None:
         record(
             (5, "2026-01-15T03:00:00Z", "2026-02-01T23:59:00Z"),
             (7, "2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z"),
         )
-        advance()
+        advance_due()
 
     walk.run(
         [
             Step("2025-12-01T00:00:00Z", "create charge", create),
-            Step("2026-01-01T00:00:00Z", "advance", advance),
-            Step("2026-02-01T12:00:00Z", "record 1, 2, 3; advance", late_usage_then_advance),
-            Step("2026-02-03T00:00:00Z", "advance", advance),
-            Step("2026-02-03T00:01:00Z", "record 5, 7; advance", more_late_usage_then_advance),
+            Step("2026-01-01T00:00:00Z", "advance due", advance_due),
+            Step("2026-02-01T12:00:00Z", "record 1, 2, 4; advance due", usage_then_advance),
+            Step("2026-02-03T00:00:00Z", "advance due", advance_due),
+            Step("2026-02-03T00:01:00Z", "record 5, 7; advance due", late_usage_then_advance),
         ]
     )
     return walk.charge_id
 
 
 def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) -> str:
-    """The credit_then_invoice worked example (unit price 0.10, 5.00 of credit); the charge id."""
+    """The credit_then_invoice worked example (unit price 0.10, 5.00 of credit, 3.00 more
+    before collection), through approval and payment to `final`; the charge's id."""
     clock.set("2025-12-01T00:00:00Z")
     customer = app.customers.create(name="Globex", currency="USD", collection_interval="P2D")
-    walk = Walkthrough(app, clock, "credit_then_invoice, unit price 0.10, 5.00 credit", console)
-    invoice_ids: list[str] = []
+    title = "credit_then_invoice, unit price 0.10, 5.00 credit"
+    walk = Walkthrough(app, clock, title, console, invoiced=True)
 
     def grant_and_create() -> None:
         app.credits.grant(customer.id, amount="5.00")
@@ -150,15 +170,15 @@ def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) 
             settlement_mode="credit_then_invoice",
             price={"type": "unit", "amount": "0.10"},
         ).id
-        walk.line_id = app.billing.pending_lines(customer.id)[0].id
 
     def record_then_invoice() -> None:
         app.usage.record(customer.id, "api_requests", value=100, event_time="2026-01-15T00:00:00Z")
         [invoice] = app.billing.invoice_pending_lines(customer.id)
-        invoice_ids.append(invoice.id)
+        walk.invoice_id = invoice.id
         walk.line_id = invoice.lines[0].id
 
-    def late_usage_then_collect() -> None:
+    def grant_late_usage_then_collect() -> None:
+        app.credits.grant(customer.id, amount="3.00")
         app.usage.record(
             customer.id,
             "api_requests",
@@ -166,21 +186,38 @@ def credit_then_invoice_example(app: App, clock: FrozenClock, console: Console) 
             event_time="2026-01-20T00:00:00Z",
             stored_at="2026-02-02T12:00:00Z",
         )
-        app.billing.advance_invoice(invoice_ids[0])
+        app.billing.advance_invoice(walk.invoice_id)
 
+    def approve() -> None:
+        app.billing.approve_invoice(walk.invoice_id)
+
+    def authorized() -> None:
+        app.billing.record_payment(walk.invoice_id, "authorized")
+
+    def paid() -> None:
+        app.billing.record_payment(walk.invoice_id, "paid")
+
+    collected = "2026-02-03T00:01:00Z"
     walk.run(
         [
             Step("2025-12-01T00:00:00Z", "grant 5.00; create charge", grant_and_create),
             Step("2026-02-01T00:00:00Z", "record 100; invoice pending lines", record_then_invoice),
             Step(
-                "2026-02-03T00:00:00Z", "record 25 (late); advance invoice", late_usage_then_collect
+                collected,
+                "grant 3.00; record 25 (late); advance invoice",
+                grant_late_usage_then_collect,
             ),
+            Step(collected, "approve invoice", approve),
+            Step(collected, "payment authorized", authorized),
+            Step(collected, "payment paid", paid),
         ]
     )
-    invoice = app.billing.get_invoice(invoice_ids[0])
+    invoice = app.billing.get_invoice(walk.invoice_id)
+    kept = "kept" if walk.line_links and all(walk.line_links) else "did NOT keep"
     console.print(
-        f"invoice {invoice.id}: amount {invoice.totals.amount}, credits "
-        f"{invoice.totals.credits_total}, total {invoice.totals.total} ({invoice.status})"
+        f"invoice {invoice.id} ({invoice.status}): amount {invoice.totals.amount}, credits "
+        f"{invoice.totals.credits_total}, total {invoice.totals.total}; the run {kept} "
+        f"line_id {walk.line_id} from invoicing to payment"
     )
     return walk.charge_id
 

@@ -24,12 +24,15 @@ from statemachines.diagrams import Highlight, render_dot, render_mermaid
 from statemachines.registry import CHARGE_SPECS, SPECS
 
 DESCRIPTIONS: Mapping[str, str] = {
-    "credit_only": "A usage-based charge whose usage is settled from credits alone "
+    "credit_only": "A usage-based charge whose usage is settled from credits alone: realized "
+    "at the end of its period, final once its collection window closes "
     "(docs/lifecycle.md section 4).",
     "credit_then_invoice": "A usage-based charge settled from credits first, then on an invoice; "
-    "only billing moves it past `active` (docs/lifecycle.md section 5).",
+    "billing realizes it, issues it and, once every invoiced run is paid, makes it final "
+    "(docs/lifecycle.md section 5).",
     "invoice": "A standard invoice: created, waiting for collection, collecting once its "
-    "collection window closes, then ready (docs/lifecycle.md section 8).",
+    "collection window closes, approved (by hand or automatically), issued, then paid "
+    "(docs/lifecycle.md section 8).",
 }
 """The one line the README says about each registered machine, by spec name."""
 

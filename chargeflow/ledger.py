@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.credits import CreditGrant
+from domain.text import lookup_id
 from domain.usage import UsageEvent
 from engines import credit_grants, usage
 from engines.operation import Operations
@@ -55,10 +56,13 @@ class Credits:
         """Grant `amount` (> 0) of credit in the customer's currency, usable from `granted_at`
         (default now) on; grants are drawn first-in, first-out."""
         return self._operations.run(
-            credit_grants.grant_credit, customer_id, amount=amount, granted_at=granted_at
+            credit_grants.grant_credit,
+            lookup_id(customer_id, "customer"),
+            amount=amount,
+            granted_at=granted_at,
         )
 
     def balance(self, customer_id: str) -> Decimal:
         """Unallocated credit: grants' remaining amounts minus credit taken beyond them
         (negative when credit_only charges overdrew)."""
-        return self._operations.run(credit_grants.balance, customer_id)
+        return self._operations.run(credit_grants.balance, lookup_id(customer_id, "customer"))

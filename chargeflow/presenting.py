@@ -96,27 +96,34 @@ def show_charge(console: Console, charge: UsageBasedCharge) -> None:
         "runs",
         (
             "id",
-            "as_of",
-            "collection end",
-            "meter",
+            "type",
+            "period to",
+            "stored before",
+            "metered",
             "amount",
             "credits",
             "total",
             "allocations",
             "line_id",
+            "invoiced",
+            "payment",
         ),
     )
     for run in charge.runs:
-        runs.add_row(
-            run.id,
-            _instant(run.as_of),
-            _instant(run.collection_end),
-            str(run.meter_value),
+        _add_row(
+            runs,
+            run.id + (" (voided)" if run.voided else ""),
+            run.type.value,
+            _instant(run.service_period_to),
+            _instant(run.stored_at_lt),
+            str(run.metered_quantity),
             str(run.totals.amount),
             str(run.totals.credits_total),
             str(run.totals.total),
             ", ".join(str(a.amount) for a in run.allocations) or "-",
             run.line_id or "-",
+            _instant(run.invoice_usage.booked_at) if run.invoice_usage else "-",
+            run.payment.status.value if run.payment else "-",
         )
     console.print(runs)
 

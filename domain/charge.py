@@ -6,6 +6,7 @@ the lifecycle state the machine moves, and the runs created while realizing it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 from enum import StrEnum
 
@@ -17,6 +18,7 @@ from domain.periods import Period
 from domain.prices import Price, require_flat_amounts_in_minor_units
 from domain.runs import RealizationRun
 from domain.statuses import ChargeStatus
+from domain.text import Text
 from domain.timestamps import Instant
 
 
@@ -27,21 +29,51 @@ class SettlementMode(StrEnum):
     CREDIT_THEN_INVOICE = "credit_then_invoice"
 
 
+_S = ChargeStatus
+MODE_STATUSES: Mapping[SettlementMode, tuple[ChargeStatus, ...]] = {
+    SettlementMode.CREDIT_ONLY: (
+        _S.CREATED,
+        _S.ACTIVE,
+        _S.REALIZATION_STARTED,
+        _S.REALIZATION_WAITING_FOR_COLLECTION,
+        _S.REALIZATION_PROCESSING,
+        _S.REALIZATION_COMPLETED,
+        _S.FINAL,
+        _S.DELETED,
+    ),
+    SettlementMode.CREDIT_THEN_INVOICE: (
+        _S.CREATED,
+        _S.ACTIVE,
+        _S.REALIZATION_STARTED,
+        _S.REALIZATION_WAITING_FOR_COLLECTION,
+        _S.REALIZATION_PROCESSING,
+        _S.REALIZATION_ISSUING,
+        _S.REALIZATION_COMPLETED,
+        _S.AWAITING_PAYMENT_SETTLEMENT,
+        _S.FINAL,
+        _S.DELETED,
+    ),
+}
+"""The statuses of each settlement mode's machine, in the order its diagram lists them: the
+machine declares exactly these, and a charge whose status is not one of its mode's is refused
+when it is built (so a stored one is a `CorruptRecordError` on load)."""
+
+
 class ChargeIntent(BaseModel):
     """What should happen. Frozen after create. `unique_reference_id`, when given, names the
     charge for its customer: creating it again returns the first charge (safe retries)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    customer_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    customer_id: Text = Field(min_length=1)
+    name: Text = Field(min_length=1)
     currency: CurrencyCode
-    feature_key: str = Field(min_length=1)
+    feature_key: Text = Field(min_length=1)
     service_period: Period
     invoice_at: Instant
     settlement_mode: SettlementMode
     price: Price
-    unique_reference_id: str | None = Field(default=None, min_length=1, max_length=255)
+    unique_reference_id: Text | None = Field(default=None, min_length=1, max_length=255)
 
     @model_validator(mode="before")
     @classmethod
@@ -86,7 +118,25 @@ class UsageBasedCharge(BaseModel):
     created_at: Instant
     deleted_at: Instant | None = None
 
+    @model_validator(mode="after")
+    def _status_of_its_mode(self) -> UsageBasedCharge:
+        mode = self.intent.settlement_mode
+        if self.state.status not in MODE_STATUSES[mode]:
+            raise ValueError(
+                f"status {self.state.status.value!r} does not exist in the {mode.value} machine"
+            )
+        return self
+
     def current_run(self) -> RealizationRun | None:
         """The run `state.current_run_id` points at, if any."""
         run_id = self.state.current_run_id
         return next((run for run in self.runs if run.id == run_id), None) if run_id else None
+
+    def live_runs(self) -> list[RealizationRun]:
+        """The runs that are not voided, oldest first."""
+        return [run for run in self.runs if not run.voided]
+
+    def latest_run(self) -> RealizationRun | None:
+        """The newest run that is not voided, if any."""
+        live = self.live_runs()
+        return live[-1] if live else None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ids import new_id
 from domain.money import ZERO, Amount, BoundedPositiveAmount
+from domain.text import Text
 from domain.timestamps import Instant
 
 
@@ -24,13 +25,15 @@ class CreditGrant(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_id)
-    customer_id: str = Field(min_length=1)
+    customer_id: Text = Field(min_length=1)
     amount: BoundedPositiveAmount
     granted_at: Instant
 
 
 class CreditAllocation(BaseModel):
-    """Credit applied to a run (positive), or a correction of an earlier allocation (negative)."""
+    """Credit applied to a run (positive), or a correction of an earlier allocation (negative).
+    `booked_at` is its accounting date (the end of the period the run bills); `created_at` is
+    when it was recorded."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +43,7 @@ class CreditAllocation(BaseModel):
     amount: Amount
     grant_id: str | None = None
     corrects_allocation_id: str | None = None
+    booked_at: Instant
     created_at: Instant
 
 

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from domain.durations import IsoDuration, add_duration
 from domain.ids import new_id
 from domain.money import CurrencyCode
+from domain.text import Text
 from domain.timestamps import Instant
 
 
 class Customer(BaseModel):
-    """A customer billed in one currency.
+    """A customer and their billing profile.
 
     `collection_interval` is how long late usage may still arrive after a service period ends
-    (ISO-8601, default ``PT0S``).
+    (ISO-8601, default ``PT0S``); `progressive_billing` lets usage be invoiced before its period
+    ends; `auto_approve` issues an invoice as soon as its collection completes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_id)
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
     currency: CurrencyCode
     collection_interval: IsoDuration = "PT0S"
+    progressive_billing: StrictBool = False
+    auto_approve: StrictBool = False
     created_at: Instant
 
     def collection_period_end(self, service_period_end: datetime) -> datetime:

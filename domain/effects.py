@@ -19,5 +19,13 @@ class DeleteGatheringLine:
     charge_id: str
 
 
-InvoiceEffect = DeleteGatheringLine
+@dataclass(frozen=True)
+class DeleteStandardLine:
+    """Remove standard line `line_id` from its draft invoice (a soft delete) and recalculate
+    the invoice; an invoice left without lines is soft-deleted too."""
+
+    line_id: str
+
+
+InvoiceEffect = DeleteGatheringLine | DeleteStandardLine
 """Every effect a charge action may return."""

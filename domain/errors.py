@@ -21,11 +21,14 @@ repeats it so a log line alone is enough to act on::
     │   ├── NoCurrentRunError              an action needs the current run and there is none
     │   ├── NegativeTotalError             the rated total is negative (amount)
     │   ├── AmountOutOfRangeError          the rated total has over 15 digits (amount)
-    │   ├── CreditAllocationMismatchError  the credit source over- or under-allocated (asked, got)
+    │   ├── CreditAllocationMismatchError  the ledger over- or under-allocated (asked, got)
+    │   ├── LedgerError                    the ledger answered without a reference
     │   └── InsufficientFundsError         a correction beyond what remains (asked, remaining)
     ├── BillingError                       a refused billing operation
-    │   ├── NoLinesToInvoiceError          (customer_id, as_of): nothing is billable yet
-    │   └── InvalidLineError               (line_id): a line an engine cannot bill as given
+    │   ├── NoLinesToInvoiceError          (customer_id, as_of, left): nothing could be invoiced
+    │   ├── InvalidLineError               (line_id): a line an engine cannot bill as given
+    │   ├── PaymentAlreadyAuthorizedError  (invoice_id): the payment was authorized already
+    │   └── PaymentAlreadySettledError     (invoice_id): the payment was settled already
     ├── MachineDefinitionError             a machine spec breaks a definition rule
     └── UnappliedEffectsError              a bug: invoice effects were left unapplied
 
@@ -223,6 +226,12 @@ class CreditAllocationMismatchError(ChargeError):
         self.got = got
 
 
+class LedgerError(ChargeError):
+    """The ledger gave an answer the engine cannot record (an empty reference)."""
+
+    reason = "invalid ledger answer"
+
+
 class InsufficientFundsError(ChargeError):
     """A correction asks for more than the allocations it names still hold."""
 
@@ -252,6 +261,24 @@ class NoLinesToInvoiceError(BillingError):
         self.customer_id = customer_id
         self.as_of = as_of
         self.left = tuple(left)
+
+
+class PaymentAlreadyAuthorizedError(BillingError):
+    """A payment is recorded as authorized twice (invoice `invoice_id`, or one of its runs)."""
+
+    def __init__(self, invoice_id: str, detail: str = "") -> None:
+        message = f"payment already authorized: invoice {invoice_id!r}"
+        super().__init__(message + (f": {detail}" if detail else ""))
+        self.invoice_id = invoice_id
+
+
+class PaymentAlreadySettledError(BillingError):
+    """A payment is recorded as paid twice (invoice `invoice_id`, or one of its runs)."""
+
+    def __init__(self, invoice_id: str, detail: str = "") -> None:
+        message = f"payment already settled: invoice {invoice_id!r}"
+        super().__init__(message + (f": {detail}" if detail else ""))
+        self.invoice_id = invoice_id
 
 
 class InvalidLineError(BillingError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ids import new_id
+from domain.text import Text
 from domain.timestamps import Instant
 
 
@@ -18,7 +19,7 @@ class Feature(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_id)
-    key: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    key: Text = Field(min_length=1)
+    name: Text = Field(min_length=1)
     created_at: Instant
     archived_at: Instant | None = None

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.customer import Customer
 from domain.ids import new_id
 from domain.money import ZERO, Amount, CurrencyCode, NonNegativeAmount
 from domain.periods import Period
 from domain.prices import Price
-from domain.runs import Totals
+from domain.runs import DetailedLine, Totals
+from domain.text import Text
 from domain.timestamps import Instant
 
 
@@ -37,13 +40,20 @@ class InvoiceStatus(StrEnum):
     DRAFT_CREATED = "draft.created"
     DRAFT_WAITING_FOR_COLLECTION = "draft.waiting_for_collection"
     DRAFT_COLLECTING = "draft.collecting"
-    DRAFT_READY = "draft.ready"
+    DRAFT_MANUAL_APPROVAL_NEEDED = "draft.manual_approval_needed"
+    ISSUING = "issuing"
+    PAYMENT_PENDING = "payment_processing.pending"
+    PAYMENT_AUTHORIZED = "payment_processing.authorized"
+    PAID = "paid"
 
 
 class InvoiceMetaStatus(StrEnum):
-    """The coarse phase of a standard invoice: every status of this version is a draft."""
+    """The coarse phase of a standard invoice."""
 
     DRAFT = "draft"
+    ISSUING = "issuing"
+    PAYMENT_PROCESSING = "payment_processing"
+    PAID = "paid"
 
 
 def invoice_meta_status(status: InvoiceStatus) -> InvoiceMetaStatus:
@@ -55,6 +65,9 @@ class InvoiceTrigger(StrEnum):
     """Triggers of the invoice lifecycle."""
 
     NEXT = "next"
+    APPROVE = "approve"
+    PAYMENT_AUTHORIZED = "payment_authorized"
+    PAYMENT_SETTLED = "payment_settled"
 
 
 class LineEngineType(StrEnum):
@@ -87,26 +100,54 @@ def zero_totals() -> Totals:
     return Totals.of(ZERO, ZERO)
 
 
+def sum_totals(lines: Sequence[InvoiceLine]) -> Totals:
+    """An invoice's totals: the sums of its lines' amounts and credits."""
+    return Totals.of(
+        sum((line.totals.amount for line in lines), ZERO),
+        sum((line.totals.credits_total for line in lines), ZERO),
+    )
+
+
+def collection_at(customer: Customer, lines: Sequence[InvoiceLine]) -> datetime:
+    """When an invoice's collection ends: the latest of its lines' ends, a realized usage
+    line's `collection_period_end` (its run's cutoff plus the internal collection period), any
+    other line's `invoice_at` plus the customer's collection interval. `lines` is not empty."""
+    return max(
+        line.collection_period_end or customer.collection_period_end(line.invoice_at)
+        for line in lines
+    )
+
+
 class InvoiceLine(BaseModel):
-    """One line; `charge_id` links a charge-engine line to its charge."""
+    """One line; `charge_id` links a charge-engine line to its charge.
+
+    A usage-based line carries what its run rated: `metered_quantity` (cumulative),
+    `pre_line_quantity` (what earlier runs metered), `quantity` (the difference, billed), its
+    detailed lines and totals, and `collection_period_end` (when late usage stops counting).
+    `deleted_at` is set when the line was removed from a draft invoice (kept for audit)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     id: str = Field(default_factory=new_id)
     invoice_id: str
-    customer_id: str = Field(min_length=1)
+    customer_id: Text = Field(min_length=1)
     currency: CurrencyCode
     engine: LineEngineType
     status: LineStatus
     charge_id: str | None = None
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
     service_period: Period
     invoice_at: Instant
     price: Price
     quantity: Amount = ZERO
+    metered_quantity: Amount = ZERO
+    pre_line_quantity: Amount = ZERO
+    detailed_lines: tuple[DetailedLine, ...] = ()
     credits_applied: tuple[AppliedCredit, ...] = ()
     totals: Totals = Field(default_factory=zero_totals)
+    collection_period_end: Instant | None = None
     created_at: Instant
+    deleted_at: Instant | None = None
 
     def credits_total(self) -> Decimal:
         """The sum of the credits applied to this line."""
@@ -114,18 +155,24 @@ class InvoiceLine(BaseModel):
 
 
 class Invoice(BaseModel):
-    """An invoice with its lines; `collection_at` is when late usage stops being collected."""
+    """An invoice with its live lines; `collection_at` is when late usage stops being
+    collected, `auto_approve` whether it is issued as soon as collection completes (the
+    customer's setting when it was created), `issued_at` when it was issued; `deleted_at` is set
+    on an invoice left without lines (kept for audit, never listed)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     id: str = Field(default_factory=new_id)
-    customer_id: str = Field(min_length=1)
+    customer_id: Text = Field(min_length=1)
     currency: CurrencyCode
     kind: InvoiceKind
     status: InvoiceStatus | None = None
     collection_at: Instant | None = None
+    auto_approve: bool = False
+    issued_at: Instant | None = None
     totals: Totals = Field(default_factory=zero_totals)
     created_at: Instant
+    deleted_at: Instant | None = None
     lines: list[InvoiceLine] = Field(default_factory=list)
 
 

@@ -103,9 +103,13 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 
 
 def decimal_places(amount: Decimal) -> int:
-    """How many decimal places `amount` needs (``1.50`` needs 1, ``100`` none)."""
-    exponent = amount.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """How many decimal places `amount` needs (``1.50`` needs 1, ``100`` none), counted from
+    its digits rather than by normalizing (which underflows to 0 for ``1E-1000027``)."""
+    _, digits, exponent = amount.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not isinstance(exponent, int) or not significant:
+        return 0
+    return max(0, -(exponent + len(digits) - len(significant)))
 
 
 def integer_digits(amount: Decimal) -> int:

@@ -20,14 +20,17 @@ class MetaStatus(StrEnum):
 
 
 class ChargeStatus(StrEnum):
-    """Every status a usage-based charge can be in."""
+    """Every status a usage-based charge can be in (`REALIZATION_ISSUING` and
+    `AWAITING_PAYMENT_SETTLEMENT` belong to the credit_then_invoice machine only)."""
 
     CREATED = "created"
     ACTIVE = "active"
-    FINAL_REALIZATION_STARTED = "active.final_realization.started"
-    FINAL_REALIZATION_WAITING_FOR_COLLECTION = "active.final_realization.waiting_for_collection"
-    FINAL_REALIZATION_PROCESSING = "active.final_realization.processing"
-    FINAL_REALIZATION_COMPLETED = "active.final_realization.completed"
+    REALIZATION_STARTED = "active.realization.started"
+    REALIZATION_WAITING_FOR_COLLECTION = "active.realization.waiting_for_collection"
+    REALIZATION_PROCESSING = "active.realization.processing"
+    REALIZATION_ISSUING = "active.realization.issuing"
+    REALIZATION_COMPLETED = "active.realization.completed"
+    AWAITING_PAYMENT_SETTLEMENT = "active.awaiting_payment_settlement"
     FINAL = "final"
     DELETED = "deleted"
 

@@ -8,11 +8,14 @@ keyword arguments cross a layer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from domain.periods import Period
 
 
 class Trigger(StrEnum):
@@ -21,6 +24,7 @@ class Trigger(StrEnum):
     NEXT = "next"
     INVOICE_CREATED = "invoice_created"
     COLLECTION_COMPLETED = "collection_completed"
+    INVOICE_ISSUED = "invoice_issued"
     DELETE = "delete"
 
 
@@ -53,14 +57,28 @@ class TriggerArgument(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def audit(self) -> dict[str, str]:
-        """The argument as the audit log keeps it: each field as text."""
-        return {name: str(value) for name, value in self.model_dump(mode="json").items()}
+        """The argument as the audit log keeps it: each field as text, a text field as it is
+        and any other as JSON (a period is ``{"start": "…", "end": "…"}``)."""
+        return {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in self.model_dump(mode="json").items()
+        }
 
 
 class InvoiceCreated(TriggerArgument):
-    """`invoice_created`: the persisted standard line that bills the charge."""
+    """`invoice_created`: the persisted standard line that bills the charge, its invoice, and
+    the line's service period (which decides whether the run is partial or final)."""
 
     line_id: NonEmptyId
+    invoice_id: NonEmptyId
+    service_period: Period
+
+
+class InvoiceIssued(TriggerArgument):
+    """`invoice_issued`: the standard line of the charge's current run, and its invoice."""
+
+    line_id: NonEmptyId
+    invoice_id: NonEmptyId
 
 
 class Delete(TriggerArgument):
@@ -73,6 +91,13 @@ TRIGGER_ARGUMENTS: Mapping[Trigger, type[TriggerArgument] | None] = {
     Trigger.NEXT: None,
     Trigger.INVOICE_CREATED: InvoiceCreated,
     Trigger.COLLECTION_COMPLETED: None,
+    Trigger.INVOICE_ISSUED: InvoiceIssued,
     Trigger.DELETE: Delete,
 }
 """The argument model of every trigger (None: the trigger takes no argument)."""
+
+BILLING_TRIGGERS = frozenset(
+    {Trigger.INVOICE_CREATED, Trigger.COLLECTION_COMPLETED, Trigger.INVOICE_ISSUED}
+)
+"""Triggers only billing fires, with the invoice's facts, through its line engine:
+`charges.fire` refuses them."""

@@ -1,7 +1,8 @@
 """Usage events: a metered value for a customer's feature key at an event time.
 
 `stored_at` is when the event reached us; it defaults to `event_time` and decides whether a run
-rated at a cutoff saw the event (late usage is usage stored after the cutoff).
+rated at a cutoff saw the event (late usage is usage stored after the cutoff). Events recorded
+by an earlier version may hold negative values (corrections); they are rated as they are.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.ids import new_id
-from domain.money import BoundedAmount
+from domain.money import BoundedNonNegativeAmount
+from domain.text import Text
 from domain.timestamps import Instant
 
 
 class UsageEvent(BaseModel):
-    """One metered value; negative values are corrections of earlier usage."""
+    """One metered value (never negative), recorded under a feature key and the id of the
+    feature live under that key at the time (`feature_id`): a charge counts only the events of
+    the feature it was activated with."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_id)
-    customer_id: str = Field(min_length=1)
-    feature_key: str = Field(min_length=1)
-    value: BoundedAmount
+    customer_id: Text = Field(min_length=1)
+    feature_key: Text = Field(min_length=1)
+    feature_id: str | None = None
+    value: BoundedNonNegativeAmount
     event_time: Instant
     stored_at: Instant
 

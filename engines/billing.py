@@ -1,15 +1,32 @@
 """The billing use cases: pending lines, invoicing them, and driving standard invoices through
-their machine (docs/lifecycle.md section 8). Each takes an `Operation` first."""
+their machine: collection, approval, payment (docs/lifecycle.md sections 8 and 9). Each takes an
+`Operation` first, but the sweep over due invoices, which opens one per invoice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from domain.errors import InvalidInputError, NoLinesToInvoiceError
+from domain.errors import (
+    ChargeflowError,
+    InvalidInputError,
+    NoLinesToInvoiceError,
+    PaymentAlreadyAuthorizedError,
+    PaymentAlreadySettledError,
+    TriggerNotPermittedError,
+)
 from domain.history import InvoiceTransition
-from domain.invoices import Invoice, InvoiceLine, InvoicingResult, LineEngineType, LineStatus
+from domain.invoices import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceTrigger,
+    InvoicingResult,
+    LineEngineType,
+    LineStatus,
+)
 from domain.money import bounded
 from domain.periods import Period
 from domain.prices import require_flat_amounts_in_minor_units
@@ -18,7 +35,11 @@ from domain.validation import build, validated
 from engines import driver, invoicing
 from engines.gathering import gathering_invoice
 from engines.invoice_lifecycle import INVOICES
-from engines.operation import Operation
+from engines.operation import Operation, Operations
+from engines.sweeps import AdvanceReport, sweep
+
+PaymentEvent = Literal["authorized", "paid"]
+"""What `record_payment` records: the payment was authorized, or paid (settled)."""
 
 
 def add_line(
@@ -33,7 +54,8 @@ def add_line(
     invoice_at: datetime | str | None,
 ) -> InvoiceLine:
     """Add a pending line with a price of its own (plain, flat-fee or credit-purchase) to the
-    customer's gathering invoice. Usage-based lines come from charges only."""
+    customer's gathering invoice. Usage-based lines come from charges only; quantities are never
+    negative."""
     customer = op.uow.customers.get(customer_id)
     period = validated(Period, service_period)
     line = build(
@@ -52,7 +74,8 @@ def add_line(
     )
     if line.engine is LineEngineType.CHARGE_USAGEBASED:
         raise InvalidInputError("usage-based lines are created by their charges")
-    bounded(line.quantity)
+    if bounded(line.quantity) < 0:
+        raise InvalidInputError(f"quantity {line.quantity} must not be negative")
     require_flat_amounts_in_minor_units(line.price, line.currency)
     op.uow.invoices.add_lines([line])
     return line
@@ -86,11 +109,78 @@ def invoice_pending_lines(
     return InvoicingResult(tuple(invoices), tuple(left))
 
 
-def advance_invoice(op: Operation, invoice_id: str) -> Invoice:
-    """Move a standard invoice through its lifecycle as far as it may go now; entering
-    `draft.collecting` completes collection on every line engine."""
+def _driven_invoice(op: Operation, invoice_id: str, trigger: InvoiceTrigger) -> Invoice:
+    """The invoice, locked, to fire `trigger` at; `NotFoundError`, and
+    `TriggerNotPermittedError` for a deleted invoice (every line of it was removed): it goes
+    nowhere any more."""
     invoice = op.uow.invoices.get(invoice_id, lock=True)
+    if invoice.deleted_at is not None:
+        raise TriggerNotPermittedError(
+            invoice.id, str(invoice.status), trigger, "the invoice is deleted", subject="invoice"
+        )
+    return invoice
+
+
+def advance_invoice(op: Operation, invoice_id: str) -> Invoice:
+    """Move a standard invoice through its lifecycle as far as it may go now: collection
+    completes once its time has come, and an auto-approved invoice is issued (and, with
+    nothing to pay, paid). A deleted invoice is refused (`TriggerNotPermittedError`)."""
+    invoice = _driven_invoice(op, invoice_id, InvoiceTrigger.NEXT)
     driver.advance(op, INVOICES, invoice)
+    return invoice
+
+
+def _advance_moved(op: Operation, invoice_id: str) -> bool:
+    """Advance one due invoice; False when it did not move (or was deleted since listed)."""
+    invoice = op.uow.invoices.get(invoice_id, lock=True)
+    return invoice.deleted_at is None and driver.advance(op, INVOICES, invoice)
+
+
+def approve_invoice(op: Operation, invoice_id: str) -> Invoice:
+    """Approve an invoice waiting for manual approval: it is issued (every usage charge
+    records its invoice usage) and goes on to payment, or to `paid` when nothing is due.
+    `TriggerNotPermittedError` in any other status, or for a deleted invoice."""
+    invoice = _driven_invoice(op, invoice_id, InvoiceTrigger.APPROVE)
+    driver.fire(op, INVOICES, invoice, InvoiceTrigger.APPROVE)
+    driver.advance(op, INVOICES, invoice)
+    return invoice
+
+
+_PAYMENT_EVENTS: dict[
+    str, tuple[InvoiceTrigger, frozenset[InvoiceStatus], type[ChargeflowError]]
+] = {
+    "authorized": (
+        InvoiceTrigger.PAYMENT_AUTHORIZED,
+        frozenset({InvoiceStatus.PAYMENT_AUTHORIZED, InvoiceStatus.PAID}),
+        PaymentAlreadyAuthorizedError,
+    ),
+    "paid": (
+        InvoiceTrigger.PAYMENT_SETTLED,
+        frozenset({InvoiceStatus.PAID}),
+        PaymentAlreadySettledError,
+    ),
+}
+"""Each payment event: its invoice trigger, the statuses in which it is a repeat, and the
+error a repeat raises."""
+
+
+def record_payment(op: Operation, invoice_id: str, event: PaymentEvent | str) -> Invoice:
+    """Record that the invoice's payment was `authorized`, or `paid` (a direct payment is
+    authorized first); each usage line's run records it, and a paid charge whose every invoiced
+    run is settled becomes `final`.
+
+    Raises `PaymentAlreadyAuthorizedError` / `PaymentAlreadySettledError` for a repeat,
+    `TriggerNotPermittedError` when the invoice is not waiting for payment, `InvalidInputError`
+    for another event.
+    """
+    known = _PAYMENT_EVENTS.get(event) if isinstance(event, str) else None
+    if known is None:
+        raise InvalidInputError(f"a payment is 'authorized' or 'paid', not {event!r}")
+    trigger, repeated_in, repeat_error = known
+    invoice = _driven_invoice(op, invoice_id, trigger)
+    if invoice.status in repeated_in:
+        raise repeat_error(invoice.id)
+    driver.fire(op, INVOICES, invoice, trigger)
     return invoice
 
 
@@ -101,15 +191,33 @@ def invoice_history(op: Operation, invoice_id: str) -> list[InvoiceTransition]:
 
 
 def get_invoice(op: Operation, invoice_id: str) -> Invoice:
-    """The invoice with its lines; `NotFoundError`."""
+    """The invoice with its live lines; `NotFoundError`."""
     return op.uow.invoices.get(invoice_id)
 
 
 def pending_lines(op: Operation, customer_id: str) -> list[InvoiceLine]:
-    """The customer's gathering lines."""
+    """The customer's gathering lines; `NotFoundError` for an unknown customer."""
+    op.uow.customers.get(customer_id)
     return op.uow.invoices.pending_lines(customer_id)
 
 
 def list_invoices(op: Operation, customer_id: str | None = None) -> list[Invoice]:
-    """Standard invoices, oldest first."""
+    """Live standard invoices, oldest first."""
     return op.uow.invoices.list(customer_id)
+
+
+def advance_due_invoices(
+    operations: Operations,
+    batch_size: int = 500,
+    visited: Callable[[str], None] | None = None,
+) -> AdvanceReport:
+    """Advance every invoice whose collection time has come, each in its own unit of work
+    (one that fails is reported in `failed`, and the sweep goes on)."""
+    return sweep(
+        operations,
+        lambda op, now, after, limit: op.uow.invoices.due_ids(now, after, limit),
+        _advance_moved,
+        batch_size=batch_size,
+        visited=visited,
+        kind="invoice",
+    )

@@ -11,21 +11,53 @@ from engines.operation import Operation
 
 
 def create_customer(
-    op: Operation, *, name: str, currency: str, collection_interval: str
+    op: Operation,
+    *,
+    name: str,
+    currency: str,
+    collection_interval: str,
+    progressive_billing: bool,
+    auto_approve: bool,
 ) -> Customer:
-    """A new customer billed in `currency` (ISO 4217) with an ISO-8601 collection interval.
+    """A new customer with its billing profile.
 
-    Raises `InvalidInputError` for an empty name, unknown currency or bad duration.
+    Raises `InvalidInputError` for an empty name, unknown currency, bad duration or a setting
+    that is not a boolean.
     """
     customer = build(
         Customer,
         name=name,
         currency=currency,
         collection_interval=collection_interval,
+        progressive_billing=progressive_billing,
+        auto_approve=auto_approve,
         created_at=op.now,
     )
     op.uow.customers.add(customer)
     return customer
+
+
+def update_customer(
+    op: Operation,
+    customer_id: str,
+    *,
+    progressive_billing: bool | None,
+    auto_approve: bool | None,
+) -> Customer:
+    """The customer with the settings given changed (the others kept), stored.
+    `NotFoundError`, `InvalidInputError` for a setting that is not a boolean."""
+    customer = op.uow.customers.lock_billing(customer_id)
+    changes = {
+        name: value
+        for name, value in (
+            ("progressive_billing", progressive_billing),
+            ("auto_approve", auto_approve),
+        )
+        if value is not None
+    }
+    updated = build(Customer, **{**customer.model_dump(), **changes})
+    op.uow.customers.save(updated)
+    return updated
 
 
 def get_customer(op: Operation, customer_id: str) -> Customer:

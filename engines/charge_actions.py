@@ -10,25 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.charge import SettlementMode, UsageBasedCharge
-from domain.effects import DeleteGatheringLine, InvoiceEffect
-from domain.errors import InvalidTriggerArgumentError
-from domain.invoices import LineStatus
+from domain.effects import DeleteGatheringLine, DeleteStandardLine, InvoiceEffect
+from domain.errors import InvalidTriggerArgumentError, LedgerError
+from domain.invoices import InvoiceLine, LineStatus
 from domain.money import ZERO
-from domain.runs import Totals
-from domain.triggers import Delete, DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
+from domain.runs import InvoiceUsage, RealizationRun, RunType, Totals
+from domain.triggers import (
+    Delete,
+    DeletePolicy,
+    InvoiceCreated,
+    InvoiceIssued,
+    Trigger,
+    TriggerArgument,
+)
 from engines import credits
-from engines.credit_source import AllocationMode
 from engines.features import current_feature_id
+from engines.ledger import AllocationMode, available_credit
 from engines.operation import Operation
-from engines.runs import create_rated_run, finalize_run, require_current_run
+from engines.runs import create_rated_run, require_current_run, rerate
 from statemachines.actions import ChargeAction
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
-
-FINALIZATION_DELAY = timedelta(minutes=1)
-"""credit_only runs rate usage stored up to a minute before now: later events may be in flight."""
 
 NO_EFFECTS: Sequence[InvoiceEffect] = ()
 
@@ -78,7 +82,7 @@ def _advance_after_period_to(call: ActionCall) -> Sequence[InvoiceEffect]:
 
 def _advance_after_collection_end(call: ActionCall) -> Sequence[InvoiceEffect]:
     run = require_current_run(call.charge, call.trigger)
-    call.charge.state.advance_after = run.collection_end + INTERNAL_COLLECTION_PERIOD
+    call.charge.state.advance_after = run.stored_at_lt + INTERNAL_COLLECTION_PERIOD
     return NO_EFFECTS
 
 
@@ -88,81 +92,166 @@ def _clear_advance_after(call: ActionCall) -> Sequence[InvoiceEffect]:
 
 
 def _start_final_realization_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """credit_only: a final run over the whole period, with cutoffs fixed now
+    (`stored_at_lt = service_period.to + collection_interval`), credits allocated exactly."""
+    if call.charge.state.current_run_id is not None:
+        return NO_EFFECTS
+    end = call.charge.intent.service_period.end
     create_rated_run(
         call.op,
         call.charge,
         call.trigger,
-        as_of=call.op.now - FINALIZATION_DELAY,
-        collection_end=_collection_end(call.op, call.charge),
-        line_id=None,
+        run_type=RunType.FINAL_REALIZATION,
+        service_period_to=end,
+        stored_at_lt=_collection_end(call.op, call.charge, end),
+        line=None,
         mode=AllocationMode.EXACT,
     )
     return NO_EFFECTS
 
 
 def _finalize_realization_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """credit_only: re-rate at the run's own cutoffs, reconcile credits exactly, clear the run."""
     run = require_current_run(call.charge, call.trigger)
-    finalize_run(
-        call.op,
-        call.charge,
-        run,
-        call.trigger,
-        cutoff=call.op.now - FINALIZATION_DELAY,
-        credit_target=None,
-        mode=AllocationMode.EXACT,
-    )
+    rerate(call.op, call.charge, run, call.trigger, credit_target=None, mode=AllocationMode.EXACT)
+    run.no_fiat_transaction_required = True
+    call.op.uow.charges.save_run(run)
     call.charge.state.current_run_id = None
     return NO_EFFECTS
 
 
-def _start_invoice_created_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+def _start_invoice_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """credit_then_invoice: a run billing the persisted standard line `invoice_created` names;
+    final when the line ends with the service period, else partial, credits allocated from what
+    is available."""
     if not isinstance(call.argument, InvoiceCreated):
-        raise call.refuse("invoice_created takes a line_id")
+        raise call.refuse("invoice_created takes line_id, invoice_id and service_period")
+    argument, intent = call.argument, call.charge.intent
+    _require_standard_line(call, argument.line_id, argument.invoice_id)
+    line_end = argument.service_period.end
+    if line_end == intent.service_period.end:
+        run_type, stored_at_lt = (
+            RunType.FINAL_REALIZATION,
+            _collection_end(call.op, call.charge, line_end),
+        )
+    else:
+        run_type, stored_at_lt = RunType.PARTIAL_INVOICE, line_end
     create_rated_run(
         call.op,
         call.charge,
         call.trigger,
-        as_of=call.op.now,
-        collection_end=_collection_end(call.op, call.charge),
-        line_id=_standard_line_id(call, call.argument.line_id),
+        run_type=run_type,
+        service_period_to=line_end,
+        stored_at_lt=stored_at_lt,
+        line=(argument.line_id, argument.invoice_id),
         mode=AllocationMode.AVAILABLE,
     )
     return NO_EFFECTS
 
 
-def _finalize_invoice_created_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+def _snapshot_invoice_usage(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """credit_then_invoice, at collection: re-rate at the run's cutoffs and move its credits to
+    ``min(amount, credits + available)`` (topped up, or corrected down newest first)."""
     run = require_current_run(call.charge, call.trigger)
-    finalize_run(
-        call.op,
-        call.charge,
-        run,
-        call.trigger,
-        cutoff=run.collection_end,
-        credit_target=run.totals.credits_total,
-        mode=AllocationMode.AVAILABLE,
+    available = available_credit(call.op.uow, call.charge.intent.customer_id, call.op.now)
+    target = run.net_credits() + max(available, ZERO)  # a negative balance takes nothing back
+    rerate(
+        call.op, call.charge, run, call.trigger, credit_target=target, mode=AllocationMode.AVAILABLE
     )
+    run.no_fiat_transaction_required = run.totals.total == 0
+    call.op.uow.charges.save_run(run)
     return NO_EFFECTS
+
+
+def _finalize_invoice_run(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """credit_then_invoice, on issue: record the run's invoice usage (with the ledger's
+    reference when fiat is owed), then clear the current run and `advance_after`."""
+    if not isinstance(call.argument, InvoiceIssued):
+        raise call.refuse("invoice_issued takes line_id and invoice_id")
+    run = require_current_run(call.charge, call.trigger)
+    line = _require_standard_line(call, call.argument.line_id, call.argument.invoice_id)
+    if run.line_id != line.id:
+        raise call.refuse(f"line {line.id!r} does not bill the current run {run.id!r}")
+    if run.invoice_usage is not None:
+        raise call.refuse(f"run {run.id!r} already records its invoice usage")
+    if run.no_fiat_transaction_required != (line.totals.total == 0):
+        raise call.refuse(f"line {line.id!r} total {line.totals.total} disagrees with the run")
+    usage = InvoiceUsage(
+        totals=run.totals,
+        booked_at=run.service_period_to,
+        ledger_reference=_accrue(call, run) if run.totals.total else None,
+    )
+    call.op.uow.charges.add_invoice_usage(run.id, usage)
+    run.invoice_usage = usage
+    call.charge.state.current_run_id = None
+    call.charge.state.advance_after = None
+    return NO_EFFECTS
+
+
+def _accrue(call: ActionCall, run: RealizationRun) -> str:
+    intent = call.charge.intent
+    period = intent.service_period.model_copy(update={"end": run.service_period_to})
+    reference = call.op.ledger.invoice_usage_accrued(
+        call.charge, run, run.totals.total, period, run.service_period_to
+    )
+    if not isinstance(reference, str) or not reference.strip():
+        raise LedgerError(
+            call.charge.id, call.charge.state.status, call.trigger, "an empty accrual reference"
+        )
+    return reference
 
 
 def _delete_charge(call: ActionCall) -> Sequence[InvoiceEffect]:
-    """Soft-delete; a credit_only charge deleted with policy `correct` first gives back every
-    run's remaining credit (as corrections, newest first; each run's totals then show no
-    credits). Deleted charges are never due again; a credit_then_invoice charge's gathering line
-    goes with it."""
+    """Soft-delete (docs/lifecycle.md section 6): credit_then_invoice runs not yet invoiced are
+    voided (credits corrected, their standard lines deleted through effects); with policy
+    `correct` every other run not invoiced gives its credits back; the charge is never due
+    again, its current run is cleared, and its gathering line goes."""
     if not isinstance(call.argument, Delete):
         raise call.refuse("delete takes a policy")
-    charge = call.charge
-    credit_only = charge.intent.settlement_mode is SettlementMode.CREDIT_ONLY
-    if credit_only and call.argument.policy is DeletePolicy.CORRECT:
-        for run in charge.runs:
-            held = sum(run.remaining_allocations().values(), ZERO)
-            if held:
-                credits.correct(call.op, charge, run, held, call.trigger)
-                run.totals = Totals.of(run.totals.amount, ZERO)
-                call.op.uow.charges.save_run(run)
-    charge.deleted_at = call.op.now
+    charge, op = call.charge, call.op
+    billed_by_invoice = charge.intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE
+    effects: list[InvoiceEffect] = []
+    for run in charge.live_runs():
+        if run.invoice_usage is not None:
+            continue
+        if billed_by_invoice:
+            effects.extend(void_run(op, charge, run, call.trigger))
+        elif call.argument.policy is DeletePolicy.CORRECT:
+            give_back_credits(op, charge, run, call.trigger)
+    charge.deleted_at = op.now
     charge.state.advance_after = None
-    return NO_EFFECTS if credit_only else (DeleteGatheringLine(charge.id),)
+    charge.state.current_run_id = None
+    if billed_by_invoice:
+        effects.append(DeleteGatheringLine(charge.id))
+    return effects
+
+
+def give_back_credits(
+    op: Operation, charge: UsageBasedCharge, run: RealizationRun, trigger: Trigger
+) -> None:
+    """Correct every credit `run` still holds (newest first, booked at its period end); its
+    totals follow."""
+    held = run.net_credits()
+    if held:
+        credits.correct(op, charge, run, held, trigger)
+        run.totals = Totals.of(run.totals.amount, run.net_credits())
+        op.uow.charges.save_run(run)
+
+
+def void_run(
+    op: Operation, charge: UsageBasedCharge, run: RealizationRun, trigger: Trigger
+) -> Sequence[InvoiceEffect]:
+    """Void `run`: its credits given back, `deleted_at` set, no longer current; the effect
+    deleting its standard line, if it has one."""
+    held = run.net_credits()
+    if held:
+        credits.correct(op, charge, run, held, trigger)
+    run.totals = Totals.of(run.totals.amount, run.net_credits())
+    run.deleted_at = op.now
+    op.uow.charges.save_run(run)
+    if charge.state.current_run_id == run.id:
+        charge.state.current_run_id = None
+    return (DeleteStandardLine(run.line_id),) if run.line_id else NO_EFFECTS
 
 
 ACTIONS: Mapping[ChargeAction, Callable[[ActionCall], Sequence[InvoiceEffect]]] = {
@@ -173,25 +262,28 @@ ACTIONS: Mapping[ChargeAction, Callable[[ActionCall], Sequence[InvoiceEffect]]] 
     ChargeAction.CLEAR_ADVANCE_AFTER: _clear_advance_after,
     ChargeAction.START_FINAL_REALIZATION_RUN: _start_final_realization_run,
     ChargeAction.FINALIZE_REALIZATION_RUN: _finalize_realization_run,
-    ChargeAction.START_INVOICE_CREATED_RUN: _start_invoice_created_run,
-    ChargeAction.FINALIZE_INVOICE_CREATED_RUN: _finalize_invoice_created_run,
+    ChargeAction.START_INVOICE_RUN: _start_invoice_run,
+    ChargeAction.SNAPSHOT_INVOICE_USAGE: _snapshot_invoice_usage,
+    ChargeAction.FINALIZE_INVOICE_RUN: _finalize_invoice_run,
     ChargeAction.DELETE_CHARGE: _delete_charge,
 }
 """The implementation of every action the charge specs name."""
 
 
-def _collection_end(op: Operation, charge: UsageBasedCharge) -> datetime:
-    customer = op.uow.customers.get(charge.intent.customer_id)
-    return customer.collection_period_end(charge.intent.service_period.end)
+def _collection_end(op: Operation, charge: UsageBasedCharge, end: datetime) -> datetime:
+    """`end` plus the customer's collection interval: the ingestion cutoff of a final run."""
+    return op.uow.customers.get(charge.intent.customer_id).collection_period_end(end)
 
 
-def _standard_line_id(call: ActionCall, line_id: str) -> str:
-    """`line_id`, if it names a persisted standard line billing this charge."""
+def _require_standard_line(call: ActionCall, line_id: str, invoice_id: str) -> InvoiceLine:
+    """The live standard line `line_id` of invoice `invoice_id`, billing this charge."""
     line = call.op.uow.invoices.get_line(line_id)
-    if line is None:
+    if line is None or line.deleted_at is not None:
         raise call.refuse(f"line {line_id!r} does not exist")
     if line.status is not LineStatus.STANDARD:
         raise call.refuse(f"line {line_id!r} is a {line.status.value} line, not a standard line")
     if line.charge_id != call.charge.id:
         raise call.refuse(f"line {line_id!r} bills charge {line.charge_id!r}, not this charge")
-    return line_id
+    if line.invoice_id != invoice_id:
+        raise call.refuse(f"line {line_id!r} is on invoice {line.invoice_id!r}, not {invoice_id!r}")
+    return line

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from domain.charge import UsageBasedCharge
 from domain.effects import InvoiceEffect
-from domain.errors import CorruptRecordError
 from domain.history import ChargeTransition
 from domain.statuses import ChargeStatus
 from domain.triggers import Trigger, TriggerArgument
@@ -21,17 +20,9 @@ class ChargeLifecycle:
     """The `Lifecycle` of usage-based charges."""
 
     def machine(self, charge: UsageBasedCharge) -> ChargeMachine:
-        """The bound machine of the charge's settlement mode, checking the charge's status is
-        one of that machine's (a credit_then_invoice charge can never be `final`)."""
-        machine = CHARGE_MACHINES[charge.intent.settlement_mode]
-        if charge.state.status not in machine.spec.statuses:
-            raise CorruptRecordError(
-                "charge_usage_based",
-                charge.id,
-                f"status {charge.state.status.value!r} does not exist in the "
-                f"{machine.spec.name} machine",
-            )
-        return machine
+        """The bound machine of the charge's settlement mode (a charge's status is always one
+        of its mode's: `UsageBasedCharge` refuses any other when built)."""
+        return CHARGE_MACHINES[charge.intent.settlement_mode]
 
     def status(self, charge: UsageBasedCharge) -> ChargeStatus:
         """The charge's persisted status."""

@@ -6,9 +6,7 @@ per charge, so one failing charge neither blocks nor undoes the others.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +15,6 @@ from pydantic import ValidationError
 from domain.charge import ChargeIntent, SettlementMode, UsageBasedCharge
 from domain.customer import Customer
 from domain.errors import (
-    ChargeflowError,
     ConflictError,
     InvalidInputError,
     InvalidTriggerArgumentError,
@@ -25,16 +22,22 @@ from domain.errors import (
     TriggerNotPermittedError,
 )
 from domain.history import ChargeTransition
+from domain.text import storable
 from domain.timestamps import to_instant
-from domain.triggers import TRIGGER_ARGUMENTS, DeletePolicy, Trigger, TriggerArgument
+from domain.triggers import (
+    BILLING_TRIGGERS,
+    TRIGGER_ARGUMENTS,
+    DeletePolicy,
+    Trigger,
+    TriggerArgument,
+)
 from domain.validation import build
 from engines import charge_lifecycle, driver
 from engines.charge_lifecycle import CHARGES
 from engines.gathering import add_charge_line
 from engines.operation import Operation, Operations
+from engines.sweeps import AdvanceReport, sweep
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
-
-_log = logging.getLogger("chargeflow.engines")
 
 
 def create_charge(
@@ -61,7 +64,7 @@ def create_charge(
     or feature key.
     """
     if unique_reference_id is not None:
-        existing = op.uow.charges.by_reference(customer_id, unique_reference_id)
+        existing = op.uow.charges.by_reference(customer_id, _reference(unique_reference_id))
         if existing is not None:
             return existing
     customer = op.uow.customers.get(customer_id)
@@ -99,6 +102,13 @@ def create_charge(
     return charge
 
 
+def _reference(value: object) -> str:
+    """A unique reference as given: text that can be stored, else `InvalidInputError`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError("unique_reference_id must be a non-empty string")
+    return storable(value)
+
+
 def _require_collection_end_in_range(customer: Customer, intent: ChargeIntent) -> None:
     """Refuse, at create, a period whose collection would end beyond the last instant chargeflow
     can hold (rather than accepting the charge and failing when it is realized)."""
@@ -129,32 +139,48 @@ def advance_charge(op: Operation, charge_id: str) -> UsageBasedCharge | None:
     return charge if charge_lifecycle.advance(op, charge) else None
 
 
+BILLING_LOCKED = frozenset({Trigger.DELETE})
+"""Triggers that change a credit_then_invoice charge's invoice lines: fired under the customer's
+billing lock and the locks of the charge's invoices, taken before the charge's own lock (the
+lock order of docs/lifecycle.md 7)."""
+
+
 def fire_trigger(
     op: Operation, charge_id: str, trigger: Trigger | str, arguments: Mapping[str, object]
 ) -> UsageBasedCharge:
     """Fire one trigger at a charge, its `arguments` validated into the trigger's typed argument
-    first (no advance afterwards); the charge as it now stands.
+    first (no advance afterwards, the effects applied); the charge as it now stands.
 
-    Raises `InvalidTriggerArgumentError` for a missing, extra or malformed argument,
-    `TriggerNotPermittedError` or `GuardFailedError`, or the typed error of an action; then
-    nothing has changed.
+    Raises `TriggerNotPermittedError` for an unknown trigger or one only billing fires
+    (`invoice_created`, `collection_completed`, `invoice_issued`: they carry the invoice's
+    facts), `InvalidTriggerArgumentError` for a missing, extra or malformed argument,
+    `GuardFailedError`, or the typed error of an action; then nothing has changed.
     """
     charge = op.uow.charges.get(charge_id)
     known = _trigger(charge, trigger)
+    if known in BILLING_TRIGGERS:
+        raise TriggerNotPermittedError(
+            charge.id, charge.state.status, known, "only billing fires it, with the invoice's facts"
+        )
     argument = _argument(charge, known, arguments)
     if (
         known in BILLING_LOCKED
         and charge.intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE
     ):
-        op.uow.customers.lock_billing(charge.intent.customer_id)
+        _lock_billing_of(op, charge)
     charge = op.uow.charges.get(charge_id, lock=True)
     charge_lifecycle.fire(op, charge, known, argument)
     return charge
 
 
-BILLING_LOCKED = frozenset({Trigger.DELETE})
-"""Triggers that change a credit_then_invoice charge's invoice lines: fired under the customer's
-billing lock, taken before the charge's own lock (the lock order of docs/lifecycle.md 7)."""
+def _lock_billing_of(op: Operation, charge: UsageBasedCharge) -> None:
+    """Take the locks billing takes before a charge's: its customer's billing lock, then the
+    rows of the invoices its runs are on, by ascending id. The runs are read again under the
+    billing lock, which no invoicing can pass, so no invoice escapes the lock."""
+    op.uow.customers.lock_billing(charge.intent.customer_id)
+    runs = op.uow.charges.get(charge.id).live_runs()
+    for invoice_id in sorted({run.invoice_id for run in runs if run.invoice_id is not None}):
+        op.uow.invoices.get(invoice_id, lock=True)
 
 
 def delete_charge(op: Operation, charge_id: str, policy: DeletePolicy | str) -> UsageBasedCharge:
@@ -208,15 +234,6 @@ def _message(trigger: Trigger, issue: Any) -> str:
     return str(error) if issue["type"] == "value_error" and error else str(issue["msg"]).lower()
 
 
-@dataclass
-class AdvanceReport:
-    """What a sweep over due charges did: the ids it advanced, and the ones it could not with
-    the error each raised (a typed refusal, or an unexpected error: the sweep went on)."""
-
-    advanced: list[str] = field(default_factory=list)
-    failed: dict[str, Exception] = field(default_factory=dict)
-
-
 class ChargeSweeps:
     """The charge operations that visit many charges, each charge in its own unit of work."""
 
@@ -235,35 +252,18 @@ class ChargeSweeps:
     def advance_due(
         self, batch_size: int = 500, visited: Callable[[str], None] | None = None
     ) -> AdvanceReport:
-        """Advance every charge whose `advance_after` has come, `batch_size` ids at a time.
-
-        Each charge is visited at most once per sweep (keyset pagination), each in its own unit
-        of work; a charge that fails, whatever the error, is rolled back, logged and reported in
-        `failed`, and the sweep goes on. `visited` is called with each charge id once it has
-        been handled (for progress displays). `InvalidInputError` unless ``batch_size >= 1``.
-        """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
-        now = self._operations.clock.now()
-        report = AdvanceReport()
-        after: tuple[datetime, str] | None = None
-        while True:
-            with self._operations(now) as op:
-                keys = op.uow.charges.due_ids(now, after, batch_size)
-            for _, charge_id in keys:
-                try:
-                    if self._advance(charge_id, now):
-                        report.advanced.append(charge_id)
-                except ChargeflowError as error:
-                    report.failed[charge_id] = error
-                except Exception as error:  # isolate the blast radius: log it, go on
-                    _log.exception("advancing charge %s failed", charge_id)
-                    report.failed[charge_id] = error
-                if visited is not None:
-                    visited(charge_id)
-            if len(keys) < batch_size:
-                return report
-            after = keys[-1]
+        """Advance every charge whose `advance_after` has come, each in its own unit of work
+        (`engines.sweeps`): a charge that fails, whatever the error, is rolled back, logged and
+        reported in `failed`, and the sweep goes on. `visited` is called with each charge id
+        once it has been handled (for progress displays)."""
+        return sweep(
+            self._operations,
+            lambda op, now, after, limit: op.uow.charges.due_ids(now, after, limit),
+            lambda op, charge_id: advance_charge(op, charge_id) is not None,
+            batch_size=batch_size,
+            visited=visited,
+            kind="charge",
+        )
 
     def _advance(self, charge_id: str, now: datetime) -> UsageBasedCharge | None:
         with self._operations(now) as op:

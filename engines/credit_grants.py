@@ -9,7 +9,7 @@ from decimal import Decimal
 from domain.credits import CreditGrant
 from domain.money import require_minor_units
 from domain.validation import build
-from engines.credit_source import available_credit
+from engines.ledger import available_credit
 from engines.operation import Operation
 
 
@@ -35,7 +35,7 @@ def grant_credit(
 
 
 def balance(op: Operation, customer_id: str) -> Decimal:
-    """Unallocated credit: the grants' remaining amounts minus credit taken beyond them
-    (negative when credit_only charges overdrew)."""
+    """Unallocated credit now: what the grants made by now still hold, minus credit taken
+    beyond them (negative when credit_only charges overdrew)."""
     op.uow.customers.get(customer_id)
-    return available_credit(op.uow, customer_id)
+    return available_credit(op.uow, customer_id, op.now)

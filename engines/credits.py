@@ -1,9 +1,11 @@
-"""Credit allocation and correction for a run, checked against what the source returns.
+"""Credit allocation and correction for a run, checked against what the ledger returns
+(docs/lifecycle.md section 7).
 
-`allocate` asks the source for credit and refuses an answer that over-allocates (or, in exact
+`allocate` asks the ledger for credit and refuses an answer that over-allocates (or, in exact
 mode, under-allocates); `correct` gives credit back newest allocation first and refuses a
 correction beyond what remains; `reconcile` moves a run's credits to a target with either.
-Each records the resulting allocations on the run and in the unit of work.
+Each records the resulting allocations on the run and in the unit of work, booked at the end
+of the period the run bills (`run.service_period_to`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,7 @@ from domain.errors import CreditAllocationMismatchError, InsufficientFundsError
 from domain.money import ZERO
 from domain.runs import RealizationRun
 from domain.triggers import Trigger
-from engines.credit_source import (
-    AllocationMode,
-    AllocationRequest,
-    CorrectionDraft,
-    CorrectionRequest,
-)
+from engines.ledger import AllocationMode, AllocationRequest, CorrectionDraft, CorrectionRequest
 from engines.operation import Operation
 
 
@@ -36,13 +33,14 @@ def allocate(
 ) -> Decimal:
     """Allocate up to `amount` to `run` as `mode` says; return what was allocated.
 
-    A zero amount, or mode `none`, never calls the source. Raises
-    `CreditAllocationMismatchError` if the source allocates more than asked, a non-positive
+    A zero amount, or mode `none`, never calls the ledger. Raises
+    `CreditAllocationMismatchError` if the ledger allocates more than asked, a non-positive
     piece, or (exact mode) less than asked.
     """
     if amount <= 0 or mode is AllocationMode.NONE:
         return ZERO
-    drafts = op.credits.allocate(AllocationRequest(charge, run, amount, mode, op.now))
+    request = AllocationRequest(charge, run, amount, mode, op.now, run.service_period_to)
+    drafts = op.ledger.allocate(request)
     got = sum((draft.amount for draft in drafts), ZERO)
     short = mode is AllocationMode.EXACT and got < amount
     if got > amount or short or any(draft.amount <= 0 for draft in drafts):
@@ -50,17 +48,7 @@ def allocate(
             charge.id, charge.state.status, trigger, asked=amount, got=got
         )
     for draft in drafts:
-        _record(
-            op,
-            run,
-            CreditAllocation(
-                run_id=run.id,
-                charge_id=charge.id,
-                amount=draft.amount,
-                grant_id=draft.grant_id,
-                created_at=op.now,
-            ),
-        )
+        _record(op, charge, run, draft.amount, draft.grant_id, corrects=None)
     return got
 
 
@@ -74,7 +62,7 @@ def correct(
     """Give back `amount` of `run`'s credit, newest allocation first; return `amount`.
 
     Raises `InsufficientFundsError` if the run's allocations hold less than `amount`, or if the
-    source answers with a correction beyond what an allocation holds, and
+    ledger answers with a correction beyond what an allocation holds, and
     `CreditAllocationMismatchError` if its corrections do not add up to `amount`.
     """
     if amount <= 0:
@@ -85,25 +73,14 @@ def correct(
         raise InsufficientFundsError(
             charge.id, charge.state.status, trigger, asked=amount, remaining=held
         )
-    by_id = {allocation.id: allocation for allocation in run.allocations}
-    plan: list[CorrectionDraft] = []
-    left = amount
-    for allocation_id in reversed(remaining):
-        take = min(remaining[allocation_id], left)
-        if take > 0:
-            plan.append(CorrectionDraft(by_id[allocation_id], take))
-            left -= take
-        if left == 0:
-            break
-    performed = op.credits.correct(CorrectionRequest(charge, run, tuple(plan), op.now))
+    plan = _plan_corrections(run, remaining, amount)
+    request = CorrectionRequest(charge, run, tuple(plan), op.now, run.service_period_to)
+    performed = op.ledger.correct(request)
     for draft in performed:
-        if draft.amount <= 0 or draft.amount > remaining.get(draft.allocation.id, ZERO):
+        still = remaining.get(draft.allocation.id, ZERO)
+        if draft.amount <= 0 or draft.amount > still:
             raise InsufficientFundsError(
-                charge.id,
-                charge.state.status,
-                trigger,
-                asked=draft.amount,
-                remaining=remaining.get(draft.allocation.id, ZERO),
+                charge.id, charge.state.status, trigger, asked=draft.amount, remaining=still
             )
         remaining[draft.allocation.id] -= draft.amount
     got = sum((draft.amount for draft in performed), ZERO)
@@ -112,18 +89,8 @@ def correct(
             charge.id, charge.state.status, trigger, asked=amount, got=got
         )
     for draft in performed:
-        _record(
-            op,
-            run,
-            CreditAllocation(
-                run_id=run.id,
-                charge_id=charge.id,
-                amount=-draft.amount,
-                grant_id=draft.allocation.grant_id,
-                corrects_allocation_id=draft.allocation.id,
-                created_at=op.now,
-            ),
-        )
+        allocation = draft.allocation
+        _record(op, charge, run, -draft.amount, allocation.grant_id, corrects=allocation.id)
     return amount
 
 
@@ -136,14 +103,48 @@ def reconcile(
     mode: AllocationMode,
     trigger: Trigger | None,
 ) -> Decimal:
-    """Move `run`'s net credit to `target` (allocating as `mode` says, or correcting);
-    return the run's net credit afterwards."""
-    current = sum(run.remaining_allocations().values(), ZERO)
+    """Move `run`'s net credit to `target` (allocating as `mode` says, or correcting newest
+    first); return the run's net credit afterwards."""
+    current = run.net_credits()
     if target > current:
         return current + allocate(op, charge, run, target - current, mode=mode, trigger=trigger)
     return current - correct(op, charge, run, current - target, trigger)
 
 
-def _record(op: Operation, run: RealizationRun, allocation: CreditAllocation) -> None:
-    op.uow.charges.add_allocation(allocation)
+def _plan_corrections(
+    run: RealizationRun, remaining: dict[str, Decimal], amount: Decimal
+) -> list[CorrectionDraft]:
+    """Corrections taking `amount` back from the newest allocations first."""
+    by_id = {allocation.id: allocation for allocation in run.allocations}
+    plan: list[CorrectionDraft] = []
+    left = amount
+    for allocation_id in reversed(remaining):
+        take = min(remaining[allocation_id], left)
+        if take > 0:
+            plan.append(CorrectionDraft(by_id[allocation_id], take))
+            left -= take
+        if left == 0:
+            break
+    return plan
+
+
+def _record(
+    op: Operation,
+    charge: UsageBasedCharge,
+    run: RealizationRun,
+    amount: Decimal,
+    grant_id: str | None,
+    *,
+    corrects: str | None,
+) -> None:
+    allocation = CreditAllocation(
+        run_id=run.id,
+        charge_id=charge.id,
+        amount=amount,
+        grant_id=grant_id,
+        corrects_allocation_id=corrects,
+        booked_at=run.service_period_to,
+        created_at=op.now,
+    )
+    op.uow.charges.add_allocation(allocation, seq=len(run.allocations) + 1)
     run.allocations.append(allocation)

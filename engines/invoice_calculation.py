@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.invoices import Invoice, InvoiceLine, LineEngineType
-from domain.money import ZERO
-from domain.runs import Totals
+from domain.invoices import Invoice, InvoiceLine, LineEngineType, sum_totals
 from engines.line_engines import LINE_ENGINES
 from engines.operation import Operation
 
@@ -26,9 +24,6 @@ def recalculate(op: Operation, invoice: Invoice) -> None:
     for engine, group in by_engine(invoice.lines).items():
         calculated.update((line.id, line) for line in LINE_ENGINES[engine].calculate_lines(group))
     invoice.lines = [calculated[line.id] for line in invoice.lines]
-    invoice.totals = Totals.of(
-        sum((line.totals.amount for line in invoice.lines), ZERO),
-        sum((line.totals.credits_total for line in invoice.lines), ZERO),
-    )
+    invoice.totals = sum_totals(invoice.lines)
     op.uow.invoices.save_lines(invoice.lines)
     op.uow.invoices.save(invoice)

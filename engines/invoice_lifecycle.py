@@ -10,7 +10,7 @@ from domain.errors import InvalidInputError
 from domain.history import InvoiceTransition
 from domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
 from domain.triggers import TriggerArgument
-from engines import collection
+from engines.invoice_actions import INVOICE_ACTIONS
 from engines.operation import Operation
 from statemachines.invoice import InvoiceAction
 from statemachines.registry import INVOICE_MACHINE, InvoiceMachine
@@ -37,10 +37,8 @@ class InvoiceLifecycle:
         action: InvoiceAction,
         argument: TriggerArgument | None,
     ) -> Sequence[InvoiceEffect]:
-        """Run an invoice action: completing collection is the only one."""
-        match action:
-            case InvoiceAction.COMPLETE_COLLECTION:
-                collection.complete(op, invoice)
+        """Run an invoice action (`engines.invoice_actions`); invoices produce no effects."""
+        INVOICE_ACTIONS[action](op, invoice)
         return ()
 
     def moved(

@@ -19,8 +19,8 @@ from domain.invoices import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    LineEngineType,
     UnbilledLine,
+    collection_at,
 )
 from engines.invoice_calculation import by_engine, recalculate
 from engines.line_engines import LINE_ENGINES, same_ids
@@ -79,7 +79,8 @@ def _create_standard_invoice(
                 currency=currency,
                 kind=InvoiceKind.STANDARD,
                 status=InvoiceStatus.DRAFT_CREATED,
-                collection_at=_collection_at(customer, lines),
+                collection_at=collection_at(customer, lines),
+                auto_approve=customer.auto_approve,
                 created_at=op.now,
             )
             op.uow.invoices.add(invoice)
@@ -90,7 +91,7 @@ def _create_standard_invoice(
             left.extend(failed)
             if not invoice.lines:
                 raise _NothingBilled
-            invoice.collection_at = _collection_at(customer, invoice.lines)
+            invoice.collection_at = collection_at(customer, invoice.lines)
             recalculate(op, invoice)  # 7.
     except _NothingBilled:
         return None, left
@@ -153,12 +154,3 @@ def _realize(
 
 def _unbilled(line: InvoiceLine, reason: str) -> UnbilledLine:
     return UnbilledLine(line_id=line.id, charge_id=line.charge_id, reason=reason)
-
-
-def _collection_at(customer: Customer, lines: Sequence[InvoiceLine]) -> datetime:
-    """The latest `invoice_at` of the usage lines plus the collection interval (with no usage
-    line, the latest `invoice_at`: there is nothing to collect)."""
-    usage = [line for line in lines if line.engine is LineEngineType.CHARGE_USAGEBASED]
-    if not usage:
-        return max(line.invoice_at for line in lines)
-    return customer.collection_period_end(max(line.invoice_at for line in usage))

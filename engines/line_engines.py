@@ -15,22 +15,19 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.charge import UsageBasedCharge
-from domain.errors import ChargeflowError, InvalidLineError
-from domain.invoices import (
-    AppliedCredit,
-    Invoice,
-    InvoiceLine,
-    LineEngineType,
-    LineStatus,
-)
-from domain.runs import Totals
+from domain.errors import ChargeflowError, InvalidLineError, TransitionRefusedError
+from domain.invoices import AppliedCredit, Invoice, InvoiceLine, LineEngineType, LineStatus
+from domain.money import ZERO
+from domain.runs import RealizationRun, Totals
 from domain.statuses import ChargeStatus
 from domain.timestamps import format_instant
-from domain.triggers import InvoiceCreated, Trigger
-from engines import charge_lifecycle, driver
+from domain.triggers import InvoiceCreated, InvoiceIssued, Trigger
+from engines import charge_lifecycle, driver, payments
 from engines.charge_lifecycle import CHARGES
 from engines.operation import Operation
 from engines.rating import rate
+from engines.runs import earlier_runs
+from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 _log = logging.getLogger("chargeflow.engines")
 
@@ -74,6 +71,24 @@ class LineEngine(Protocol):
         """Called when the invoice's collection window has closed; returns the lines, updated."""
         ...
 
+    def on_invoice_issued(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Called while the invoice is issuing."""
+        ...
+
+    def on_payment_authorized(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Called when the invoice's payment is authorized."""
+        ...
+
+    def on_payment_settled(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Called when the invoice's payment is settled."""
+        ...
+
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
         """The lines with their totals computed."""
         ...
@@ -81,7 +96,7 @@ class LineEngine(Protocol):
 
 class PassThroughLineEngine:
     """Lines with a price of their own (plain, flat-fee and credit-purchase lines): billable at
-    `invoice_at`, passed through both hooks unchanged, priced by their own price."""
+    `invoice_at`, passed through every hook unchanged, priced by their own price."""
 
     def unbillable(
         self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
@@ -114,6 +129,21 @@ class PassThroughLineEngine:
         """Nothing to collect: the lines as they are."""
         return list(lines)
 
+    def on_invoice_issued(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Nothing to do."""
+
+    def on_payment_authorized(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Nothing to do."""
+
+    def on_payment_settled(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Nothing to do."""
+
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
         """``amount = rate(price, quantity)``, less the credits applied."""
         return [
@@ -135,7 +165,8 @@ class UsageBasedLineEngine(PassThroughLineEngine):
         self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
     ) -> dict[str, str]:
         """A line is billable once its service period has ended and its `invoice_at` has come,
-        if it names a charge that exists and is not deleted (its charges read in one batch)."""
+        if it names a charge that exists, is not deleted and has no current run (its charges
+        read in one batch)."""
         found = op.uow.charges.find_many([line.charge_id for line in lines if line.charge_id])
         charges = {charge.id: charge for charge in found}
         reasons: dict[str, str] = {}
@@ -146,6 +177,8 @@ class UsageBasedLineEngine(PassThroughLineEngine):
                 reasons[line.id] = "the line names no existing charge"
             elif charge.state.status is ChargeStatus.DELETED:
                 reasons[line.id] = f"charge {charge.id} is deleted"
+            elif charge.state.current_run_id is not None:
+                reasons[line.id] = "an active realization run already exists"
             elif billable_from > as_of:
                 reasons[line.id] = f"not billable before {format_instant(billable_from)}"
         return reasons
@@ -154,31 +187,35 @@ class UsageBasedLineEngine(PassThroughLineEngine):
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
     ) -> Realized:
         """Per line, inside a savepoint: rebuild the charge's machine from its persisted
-        status, advance, fire `invoice_created(line_id)`, advance (to waiting for collection),
-        copy the run. A line whose charge refuses (or fails) is rolled back and reported."""
+        status, advance, fire `invoice_created(line_id, invoice_id, line period)`, advance (to
+        waiting for collection), copy the run. A line whose charge refuses (or fails) is rolled
+        back and reported."""
         realized = Realized([])
         for line, charge in _with_charges(op, lines):
+            created = InvoiceCreated(
+                line_id=line.id, invoice_id=invoice.id, service_period=line.service_period
+            )
             try:
                 with op.uow.savepoint():
                     charge_lifecycle.advance(op, charge)
-                    created = InvoiceCreated(line_id=line.id)
                     charge_lifecycle.fire(op, charge, Trigger.INVOICE_CREATED, created)
                     charge_lifecycle.advance(op, charge)
+                    copied = _copy_current_run(line, charge)
             except Exception as error:  # one line never blocks the others
                 op.effects.clear()
                 if not isinstance(error, ChargeflowError):
                     _log.exception("realizing line %s of charge %s failed", line.id, charge.id)
                 realized.failed[line.id] = error
                 continue
-            realized.lines.append(_copy_current_run(line, charge))
+            realized.lines.append(copied)
         return realized
 
     def on_collection_completed(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
     ) -> list[InvoiceLine]:
         """Per line whose charge may still complete collection: fire `collection_completed`,
-        advance, copy the run (its `line_id` is kept). Other lines are left as they are, so
-        collecting twice changes nothing."""
+        advance (to processing), copy the re-rated run (its `line_id` is kept). Other lines are
+        left as they are, so collecting twice changes nothing."""
         updated = []
         for line, charge in _with_charges(op, lines):
             if not driver.permits(op, CHARGES, charge, Trigger.COLLECTION_COMPLETED):
@@ -188,6 +225,42 @@ class UsageBasedLineEngine(PassThroughLineEngine):
             charge_lifecycle.advance(op, charge)
             updated.append(_copy_current_run(line, charge))
         return updated
+
+    def on_invoice_issued(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Per line: fire `invoice_issued(line_id, invoice_id)` at its charge and advance until
+        stable (to awaiting payment, back to `active` after a partial run, or `final` when
+        nothing is owed). A charge that cannot take it is `InvalidLineError` naming the
+        charge, its status and the line."""
+        issued = {line.id: InvoiceIssued(line_id=line.id, invoice_id=invoice.id) for line in lines}
+        for line, charge in _with_charges(op, lines):
+            try:
+                charge_lifecycle.fire(op, charge, Trigger.INVOICE_ISSUED, issued[line.id])
+            except TransitionRefusedError as error:
+                raise InvalidLineError(
+                    line.id,
+                    f"charge {charge.id!r} in status {charge.state.status.value!r} cannot take "
+                    f"invoice_issued: {error}",
+                ) from error
+            charge_lifecycle.advance(op, charge)
+
+    def on_payment_authorized(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Per line: the payment of its run is authorized (nothing for a run that needs no
+        fiat payment or a zero line)."""
+        for line, charge in _with_charges(op, lines):
+            payments.authorize(op, invoice, line, charge)
+
+    def on_payment_settled(
+        self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
+    ) -> None:
+        """Per line: the payment of its run is settled (authorized first if it was not), then
+        the charge advances until stable (`final` once every invoiced run is settled)."""
+        for line, charge in _with_charges(op, lines):
+            payments.settle(op, invoice, line, charge)
+            charge_lifecycle.advance(op, charge)
 
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
         """The lines as they are: their totals are their runs', copied when realized."""
@@ -206,17 +279,35 @@ def _with_charges(
 
 
 def _copy_current_run(line: InvoiceLine, charge: UsageBasedCharge) -> InvoiceLine:
-    """`line` with the quantity, remaining credits and totals of the charge's current run."""
+    """`line` with what the charge's current run rated: metered, pre-line and billed
+    quantities, detailed lines, remaining credits, totals and collection period end.
+    `InvalidLineError` for a negative billed quantity."""
     run = charge.current_run()
     if run is None:
         return line
-    credits = tuple(
+    earlier = earlier_runs(charge, run.id)
+    pre_line = earlier[-1].metered_quantity if earlier else ZERO
+    quantity = run.metered_quantity - pre_line
+    if quantity < 0:
+        raise InvalidLineError(line.id, f"usage went down by {-quantity} since the last invoice")
+    return line.model_copy(
+        update={
+            "metered_quantity": run.metered_quantity,
+            "pre_line_quantity": pre_line,
+            "quantity": quantity,
+            "detailed_lines": run.detailed_lines,
+            "credits_applied": _applied_credits(run),
+            "totals": run.totals,
+            "collection_period_end": run.stored_at_lt + INTERNAL_COLLECTION_PERIOD,
+        }
+    )
+
+
+def _applied_credits(run: RealizationRun) -> tuple[AppliedCredit, ...]:
+    return tuple(
         AppliedCredit(allocation_id=allocation_id, amount=amount)
         for allocation_id, amount in run.remaining_allocations().items()
         if amount > 0
-    )
-    return line.model_copy(
-        update={"quantity": run.meter_value, "credits_applied": credits, "totals": run.totals}
     )
 
 

@@ -1,8 +1,8 @@
 """What one operation works with, and the one way an operation is run (docs/architecture.md).
 
 An `Operation` is one unit of work, the operation's instant (read from the injected clock once,
-when the operation starts, so every step of it sees the same instant), its credit source, and
-the invoice effects its charge actions produced and the caller has not applied yet.
+when the operation starts, so every step of it sees the same instant), its ledger, and the
+invoice effects its charge actions produced and the caller has not applied yet.
 
 Use cases are engine functions that take an `Operation` first; `Operations.run` opens one,
 calls the use case, and commits if it returns (rolling everything back if it raises). Nothing
@@ -20,11 +20,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 from domain.clock import Clock
 from domain.effects import InvoiceEffect
 from domain.errors import UnappliedEffectsError
-from engines.credit_source import CreditSource
+from engines.ledger import Ledger, LedgerFactory
 from persistence.ports import UnitOfWork, UnitOfWorkFactory
-
-CreditSourceFactory = Callable[[UnitOfWork], CreditSource]
-"""Builds the credit source that works inside one unit of work."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,11 +29,11 @@ R = TypeVar("R")
 
 @dataclass
 class Operation:
-    """One unit of work, the operation's instant, its credit source, and its pending effects."""
+    """One unit of work, the operation's instant, its ledger, and its pending effects."""
 
     uow: UnitOfWork
     now: datetime
-    credits: CreditSource
+    ledger: Ledger
     effects: list[InvoiceEffect] = field(default_factory=list)
 
     def require_no_pending_effects(self) -> None:
@@ -46,21 +43,19 @@ class Operation:
 
 
 class Operations:
-    """Opens operations over a unit-of-work factory, a clock and a credit-source factory."""
+    """Opens operations over a unit-of-work factory, a clock and a ledger factory."""
 
-    def __init__(
-        self, uows: UnitOfWorkFactory, clock: Clock, credit_sources: CreditSourceFactory
-    ) -> None:
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, ledgers: LedgerFactory) -> None:
         self.clock = clock
         self._uows = uows
-        self._credit_sources = credit_sources
+        self._ledgers = ledgers
 
     @contextmanager
     def __call__(self, now: datetime | None = None) -> Iterator[Operation]:
         """One operation at `now` (default: the clock's now), committed if the block succeeds
         and rolled back if it raises; `UnappliedEffectsError` if effects were left unapplied."""
         with self._uows() as uow:
-            op = Operation(uow, now or self.clock.now(), self._credit_sources(uow))
+            op = Operation(uow, now or self.clock.now(), self._ledgers(uow))
             yield op
             op.require_no_pending_effects()
             uow.commit()

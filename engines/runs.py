@@ -1,4 +1,5 @@
-"""Realization runs: creating a rated run and finalizing it (docs/lifecycle.md sections 4, 5 and 7).
+"""Realization runs: rating a charge up to a run's bounds (delta rating), creating a rated run,
+re-rating it (docs/lifecycle.md section 7).
 
 These functions do the mechanics the machines ask for; they never change a charge's status.
 Everything they create is written through the operation's unit of work.
@@ -6,6 +7,7 @@ Everything they create is written through the operation's unit of work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,32 +18,58 @@ from domain.errors import (
     NegativeTotalError,
     NoCurrentRunError,
 )
-from domain.money import MAX_INTEGER_DIGITS, integer_digits
-from domain.runs import RealizationRun, RunType, Totals
+from domain.money import MAX_INTEGER_DIGITS, ZERO, integer_digits
+from domain.runs import DetailedLine, RealizationRun, RunType, Totals
 from domain.triggers import Trigger
 from engines import credits
-from engines.credit_source import AllocationMode
 from engines.features import current_feature_id
+from engines.ledger import AllocationMode
 from engines.meter import snapshot
 from engines.operation import Operation
-from engines.rating import rate
+from engines.rating import amount_of, delta, rate_lines
 
 
-def rated_amount(
-    op: Operation, charge: UsageBasedCharge, cutoff: datetime, trigger: Trigger | None
-) -> tuple[Decimal, Decimal]:
-    """(meter value, rated amount) of the charge's usage stored before `cutoff`.
+@dataclass(frozen=True)
+class Rating:
+    """What a run bills: the cumulative metered quantity, its detailed lines (the delta over
+    earlier runs) and their amount."""
 
-    Raises `NegativeTotalError` when the rated amount is negative, `AmountOutOfRangeError` when
-    it has more than 15 digits before the point.
+    metered_quantity: Decimal
+    detailed_lines: tuple[DetailedLine, ...]
+    amount: Decimal
+
+
+def rate_run(
+    op: Operation,
+    charge: UsageBasedCharge,
+    trigger: Trigger | None,
+    *,
+    service_period_to: datetime,
+    stored_at_lt: datetime,
+    run_id: str | None = None,
+) -> Rating:
+    """Rate the charge's cumulative usage up to the bounds, minus what every earlier
+    non-voided run (all but `run_id` and the runs after it) billed.
+
+    Raises `NegativeTotalError` for a negative amount (nothing is persisted then) and
+    `AmountOutOfRangeError` for one with more than 15 digits before the point.
     """
-    quantity = snapshot(op, charge, cutoff)
-    amount = rate(charge.intent.price, quantity, charge.intent.currency)
+    quantity = snapshot(op, charge, service_period_to, stored_at_lt)
+    lines = rate_lines(charge.intent.price, quantity, charge.intent.currency)
+    billed = delta(lines, (run.detailed_lines for run in earlier_runs(charge, run_id)))
+    amount = amount_of(billed)
     if amount < 0:
         raise NegativeTotalError(charge.id, charge.state.status, trigger, amount)
     if integer_digits(amount) > MAX_INTEGER_DIGITS:
         raise AmountOutOfRangeError(charge.id, charge.state.status, trigger, amount)
-    return quantity, amount
+    return Rating(quantity, billed, amount)
+
+
+def earlier_runs(charge: UsageBasedCharge, run_id: str | None) -> list[RealizationRun]:
+    """The charge's non-voided runs before run `run_id` (all of them when it is None)."""
+    live = charge.live_runs()
+    ids = [run.id for run in live]
+    return live[: ids.index(run_id)] if run_id in ids else live
 
 
 def create_rated_run(
@@ -49,37 +77,74 @@ def create_rated_run(
     charge: UsageBasedCharge,
     trigger: Trigger | None,
     *,
-    as_of: datetime,
-    collection_end: datetime,
-    line_id: str | None,
+    run_type: RunType,
+    service_period_to: datetime,
+    stored_at_lt: datetime,
+    line: tuple[str, str] | None,
     mode: AllocationMode,
 ) -> RealizationRun:
-    """Rate the charge at `as_of`, persist a final-realization run, make it current, and
-    allocate its credits as `mode` says (docs/lifecycle.md section 7)."""
-    quantity, amount = rated_amount(op, charge, as_of, trigger)
+    """Rate the charge, persist a run of `run_type` billing it (linked to `line`, a
+    ``(line_id, invoice_id)`` pair, if given), make it current, and allocate its credits as
+    `mode` says, booked at `service_period_to`.
+
+    Raises the rating's errors, or `CurrentRunExistsError` when the charge has a current run.
+    """
+    rating = rate_run(
+        op, charge, trigger, service_period_to=service_period_to, stored_at_lt=stored_at_lt
+    )
     if charge.state.current_run_id is not None:
         raise CurrentRunExistsError(
             charge.id, charge.state.status, trigger, f"run {charge.state.current_run_id}"
         )
     run = RealizationRun(
         charge_id=charge.id,
-        type=RunType.FINAL_REALIZATION,
+        type=run_type,
+        initial_type=run_type,
         feature_id=charge.state.feature_id or current_feature_id(op, charge),
-        as_of=as_of,
-        collection_end=collection_end,
-        line_id=line_id,
-        meter_value=quantity,
-        totals=Totals.of(amount, Decimal(0)),
+        service_period_to=service_period_to,
+        stored_at_lt=stored_at_lt,
+        metered_quantity=rating.metered_quantity,
+        line_id=line[0] if line else None,
+        invoice_id=line[1] if line else None,
+        totals=Totals.of(rating.amount, ZERO),
+        detailed_lines=rating.detailed_lines,
         created_at=op.now,
     )
     op.uow.charges.add_run(run)
     charge.runs.append(run)
     charge.state.current_run_id = run.id
-    allocated = credits.allocate(op, charge, run, amount, mode=mode, trigger=trigger)
+    allocated = credits.allocate(op, charge, run, rating.amount, mode=mode, trigger=trigger)
     if allocated:
-        run.totals = Totals.of(amount, allocated)
+        run.totals = Totals.of(rating.amount, allocated)
         op.uow.charges.save_run(run)
     return run
+
+
+def rerate(
+    op: Operation,
+    charge: UsageBasedCharge,
+    run: RealizationRun,
+    trigger: Trigger | None,
+    *,
+    credit_target: Decimal | None,
+    mode: AllocationMode,
+) -> None:
+    """Re-rate `run` at its own bounds, move its credits to the new amount (`credit_target`
+    None) or to ``min(amount, credit_target)``, and store its rating and totals."""
+    rating = rate_run(
+        op,
+        charge,
+        trigger,
+        service_period_to=run.service_period_to,
+        stored_at_lt=run.stored_at_lt,
+        run_id=run.id,
+    )
+    target = rating.amount if credit_target is None else min(rating.amount, credit_target)
+    applied = credits.reconcile(op, charge, run, target, mode=mode, trigger=trigger)
+    run.metered_quantity = rating.metered_quantity
+    run.detailed_lines = rating.detailed_lines
+    run.totals = Totals.of(rating.amount, applied)
+    op.uow.charges.save_run(run)
 
 
 def require_current_run(charge: UsageBasedCharge, trigger: Trigger | None) -> RealizationRun:
@@ -88,28 +153,3 @@ def require_current_run(charge: UsageBasedCharge, trigger: Trigger | None) -> Re
     if run is None:
         raise NoCurrentRunError(charge.id, charge.state.status, trigger)
     return run
-
-
-def finalize_run(
-    op: Operation,
-    charge: UsageBasedCharge,
-    run: RealizationRun,
-    trigger: Trigger | None,
-    *,
-    cutoff: datetime,
-    credit_target: Decimal | None,
-    mode: AllocationMode,
-) -> None:
-    """Re-rate the whole service period at `cutoff` and reconcile the run's credits.
-
-    With `credit_target` None the credits follow the new amount (credit_only); otherwise they
-    move to ``min(credit_target, new amount)``. The run's `as_of`, meter value and totals are
-    updated; its `line_id` is kept.
-    """
-    quantity, amount = rated_amount(op, charge, cutoff, trigger)
-    target = amount if credit_target is None else min(credit_target, amount)
-    applied = credits.reconcile(op, charge, run, target, mode=mode, trigger=trigger)
-    run.as_of = cutoff
-    run.meter_value = quantity
-    run.totals = Totals.of(amount, applied)
-    op.uow.charges.save_run(run)

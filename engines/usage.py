@@ -20,8 +20,9 @@ def record_usage(
     event_time: datetime | str,
     stored_at: datetime | str | None,
 ) -> UsageEvent:
-    """Record `value` of `feature_key` used at `event_time` (stored at `stored_at`, default
-    `event_time`). `NotFoundError` for an unknown customer or a key with no live feature."""
+    """Record `value` (never negative) of `feature_key` used at `event_time` (stored at
+    `stored_at`, default `event_time`), under the feature live under the key now.
+    `NotFoundError` for an unknown customer or a key with no live feature."""
     event = build(
         UsageEvent,
         customer_id=customer_id,
@@ -31,6 +32,6 @@ def record_usage(
         stored_at=stored_at,
     )
     op.uow.customers.get(customer_id)
-    get_feature(op, feature_key)
-    op.uow.usage.add(event)
-    return event
+    recorded = event.model_copy(update={"feature_id": get_feature(op, event.feature_key).id})
+    op.uow.usage.add(recorded)
+    return recorded

@@ -23,7 +23,7 @@ from domain.feature import Feature
 from domain.history import ChargeTransition, InvoiceTransition
 from domain.invoices import Invoice, InvoiceLine
 from domain.periods import Period
-from domain.runs import RealizationRun
+from domain.runs import InvoiceUsage, Payment, RealizationRun
 from domain.usage import UsageEvent
 
 
@@ -36,6 +36,10 @@ class CustomerRepository(Protocol):
 
     def get(self, customer_id: str) -> Customer:
         """The customer `customer_id`; `NotFoundError` if there is none."""
+        ...
+
+    def save(self, customer: Customer) -> None:
+        """Persist the customer's name and billing profile."""
         ...
 
     def lock_billing(self, customer_id: str) -> Customer:
@@ -69,10 +73,10 @@ class UsageRepository(Protocol):
         ...
 
     def total(
-        self, customer_id: str, feature_key: str, period: Period, stored_before: datetime
+        self, customer_id: str, feature_id: str, events: Period, stored_before: datetime
     ) -> Decimal:
-        """Sum of values with ``period.start <= event_time < period.end`` and
-        ``stored_at < stored_before``; 0 when there are none."""
+        """Sum of the values of feature `feature_id`'s events with ``events.start <= event_time
+        < events.end`` and ``stored_at < stored_before``; 0 when there are none."""
         ...
 
 
@@ -97,9 +101,9 @@ class CreditRepository(Protocol):
         last, after any billing and charge locks."""
         ...
 
-    def balances(self, customer_id: str) -> list[GrantBalance]:
-        """The customer's grants in FIFO order (grant time, then id), each with its remaining
-        amount after every allocation and correction drawn against it."""
+    def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
+        """The customer's grants made by `granted_by`, in FIFO order (grant time, then id),
+        each with its remaining amount after every allocation and correction drawn on it."""
         ...
 
     def unassigned_total(self, customer_id: str) -> Decimal:
@@ -132,20 +136,34 @@ class ChargeRepository(Protocol):
         """The customer's charge created with `reference` as its unique reference, if any."""
         ...
 
+    def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
+        """The charge whose run is billed by line `line_id`, if any (with `lock`, its row
+        lock)."""
+        ...
+
     def save_state(self, charge: UsageBasedCharge) -> None:
         """Persist the charge's state and `deleted_at` (its intent never changes)."""
         ...
 
     def add_run(self, run: RealizationRun) -> None:
-        """Insert a run (without allocations; add those with `add_allocation`)."""
+        """Insert a run with its detailed lines (its allocations come with `add_allocation`)."""
         ...
 
     def save_run(self, run: RealizationRun) -> None:
-        """Persist a run's rating fields (as_of, meter value, totals, line id)."""
+        """Persist a run's mutable fields: type, cutoffs, metered quantity, line and invoice
+        ids, totals, `no_fiat_transaction_required`, detailed lines, `deleted_at`."""
         ...
 
-    def add_allocation(self, allocation: CreditAllocation) -> None:
-        """Append an allocation or correction."""
+    def add_allocation(self, allocation: CreditAllocation, seq: int) -> None:
+        """Append an allocation or correction as the `seq`-th (from 1) of its run."""
+        ...
+
+    def add_invoice_usage(self, run_id: str, usage: InvoiceUsage) -> None:
+        """Record what run `run_id`'s issued line billed."""
+        ...
+
+    def save_payment(self, run_id: str, payment: Payment) -> None:
+        """Record run `run_id`'s payment as it now stands."""
         ...
 
     def ids_for_customer(self, customer_id: str) -> list[str]:
@@ -200,19 +218,27 @@ class InvoiceRepository(Protocol):
         ...
 
     def save(self, invoice: Invoice) -> None:
-        """Persist an invoice header's status, collection time and totals."""
+        """Persist an invoice header: status, collection and issue times, totals, `deleted_at`."""
         ...
 
     def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
-        """Persist the mutable fields of existing lines (quantity, credits, totals, status)."""
+        """Persist everything of existing lines but their identity, invoice and charge."""
         ...
 
     def remove_lines(self, line_ids: Sequence[str]) -> None:
-        """Delete the lines `line_ids` (a run linked to one keeps its row; its link is nulled)."""
+        """Delete the rows of lines `line_ids` (a run linked to one keeps its row, its link
+        nulled): how a gathering line leaves the gathering invoice."""
+        ...
+
+    def due_ids(
+        self, now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, str]]:
+        """Up to `limit` (collection_at, id) keys of live standard invoices still collecting
+        whose ``collection_at <= now``, in key order, strictly after `after` (keyset pages)."""
         ...
 
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
-        """The invoice with its lines; with `lock`, hold its row lock. `NotFoundError`."""
+        """The invoice with its live lines; with `lock`, hold its row lock. `NotFoundError`."""
         ...
 
     def get_line(self, line_id: str) -> InvoiceLine | None:
@@ -228,7 +254,8 @@ class InvoiceRepository(Protocol):
         ...
 
     def list(self, customer_id: str | None = None) -> list[Invoice]:
-        """Standard invoices (all, or one customer's), oldest first, with their lines."""
+        """Live standard invoices (all, or one customer's), oldest first, with their live
+        lines (a deleted invoice is not listed)."""
         ...
 
 

@@ -16,15 +16,20 @@ from statemachines.spec import Row
 ChargeRow = Row[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
 
 ACTIVATE = ChargeRow(
-    Trigger.NEXT, ChargeStatus.CREATED, ChargeStatus.ACTIVE, guards=(INSIDE_SERVICE_PERIOD,)
+    Trigger.NEXT,
+    ChargeStatus.CREATED,
+    ChargeStatus.ACTIVE,
+    guards=(INSIDE_SERVICE_PERIOD,),
+    entry=(ChargeAction.SYNC_FEATURE_ID,),
 )
-"""``created --next[inside service period]--> active``."""
+"""``created --next[inside service period]--> active``, syncing the feature id on the way in
+(once: a charge keeps measuring the feature it was activated with)."""
 
 CREATED_ACTIVATION = (ChargeAction.ADVANCE_AFTER_PERIOD_FROM,)
 """A new charge (activated once, on create): come back when the service period starts."""
 
-ACTIVE_ACTIVATION = (ChargeAction.SYNC_FEATURE_ID, ChargeAction.ADVANCE_AFTER_PERIOD_TO)
-"""Entering `active`: sync the feature id, come back when the service period ends."""
+ACTIVE_ACTIVATION = (ChargeAction.ADVANCE_AFTER_PERIOD_TO,)
+"""Entering `active`: come back when the service period ends."""
 
 
 def delete_rows(statuses: Iterable[ChargeStatus]) -> tuple[ChargeRow, ...]:

@@ -1,15 +1,13 @@
-"""The credit_only machine (docs/lifecycle.md section 4): usage is settled from credits alone."""
+"""The credit_only machine (docs/lifecycle.md section 4): usage is settled from credits alone,
+with cutoffs fixed when the run starts."""
 
 from __future__ import annotations
 
-from domain.charge import UsageBasedCharge
+from domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
 from domain.statuses import ChargeStatus, meta_status
 from domain.triggers import Trigger
 from statemachines.actions import ChargeAction
-from statemachines.charge_guards import (
-    AFTER_COLLECTION_PERIOD,
-    AFTER_SERVICE_PERIOD,
-)
+from statemachines.charge_guards import AFTER_COLLECTION_PERIOD, AFTER_SERVICE_PERIOD
 from statemachines.charge_rows import (
     ACTIVATE,
     ACTIVE_ACTIVATION,
@@ -20,48 +18,34 @@ from statemachines.charge_rows import (
 from statemachines.spec import MachineSpec
 
 S = ChargeStatus
-_STATUSES = (
-    S.CREATED,
-    S.ACTIVE,
-    S.FINAL_REALIZATION_STARTED,
-    S.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
-    S.FINAL_REALIZATION_PROCESSING,
-    S.FINAL_REALIZATION_COMPLETED,
-    S.FINAL,
-    S.DELETED,
-)
 
 CREDIT_ONLY = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge](
     name="credit_only",
-    statuses=_STATUSES,
+    statuses=MODE_STATUSES[SettlementMode.CREDIT_ONLY],
     initial=S.CREATED,
     terminal=frozenset({S.DELETED}),
     continuation=Trigger.NEXT,
     meta=meta_status,
     rows=(
         ACTIVATE,
-        ChargeRow(
-            Trigger.NEXT, S.ACTIVE, S.FINAL_REALIZATION_STARTED, guards=(AFTER_SERVICE_PERIOD,)
-        ),
-        ChargeRow(
-            Trigger.NEXT, S.FINAL_REALIZATION_STARTED, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
-        ),
+        ChargeRow(Trigger.NEXT, S.ACTIVE, S.REALIZATION_STARTED, guards=(AFTER_SERVICE_PERIOD,)),
+        ChargeRow(Trigger.NEXT, S.REALIZATION_STARTED, S.REALIZATION_WAITING_FOR_COLLECTION),
         ChargeRow(
             Trigger.NEXT,
-            S.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
-            S.FINAL_REALIZATION_PROCESSING,
+            S.REALIZATION_WAITING_FOR_COLLECTION,
+            S.REALIZATION_PROCESSING,
             guards=(AFTER_COLLECTION_PERIOD,),
         ),
-        ChargeRow(Trigger.NEXT, S.FINAL_REALIZATION_PROCESSING, S.FINAL_REALIZATION_COMPLETED),
-        ChargeRow(Trigger.NEXT, S.FINAL_REALIZATION_COMPLETED, S.FINAL),
-        *delete_rows(_STATUSES),
+        ChargeRow(Trigger.NEXT, S.REALIZATION_PROCESSING, S.REALIZATION_COMPLETED),
+        ChargeRow(Trigger.NEXT, S.REALIZATION_COMPLETED, S.FINAL),
+        *delete_rows(MODE_STATUSES[SettlementMode.CREDIT_ONLY]),
     ),
     activation={
         S.CREATED: CREATED_ACTIVATION,
         S.ACTIVE: ACTIVE_ACTIVATION,
-        S.FINAL_REALIZATION_STARTED: (ChargeAction.START_FINAL_REALIZATION_RUN,),
-        S.FINAL_REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
-        S.FINAL_REALIZATION_PROCESSING: (ChargeAction.FINALIZE_REALIZATION_RUN,),
+        S.REALIZATION_STARTED: (ChargeAction.START_FINAL_REALIZATION_RUN,),
+        S.REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
+        S.REALIZATION_PROCESSING: (ChargeAction.FINALIZE_REALIZATION_RUN,),
         S.FINAL: (ChargeAction.CLEAR_ADVANCE_AFTER,),
     },
 )

@@ -1,16 +1,23 @@
-"""The credit_then_invoice machine (docs/lifecycle.md section 5): credits first, then an invoice.
+"""The credit_then_invoice machine (docs/lifecycle.md section 5): credits first, then an
+invoice; the charge is `final` once every invoiced run is paid.
 
-Only billing moves such a charge past `active` (`invoice_created`, then `collection_completed`).
-The charge rests in `…completed`; `final` is not reachable in this version, so it is left out.
+Billing moves the charge through a realization (`invoice_created`, `collection_completed`,
+`invoice_issued`); after it, the charge goes back to `active` when the run billed only part of
+the period, or waits for payment when it billed the rest (two rows with complementary guards).
 """
 
 from __future__ import annotations
 
-from domain.charge import UsageBasedCharge
+from domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
 from domain.statuses import ChargeStatus, meta_status
 from domain.triggers import Trigger
 from statemachines.actions import ChargeAction
-from statemachines.charge_guards import AFTER_SERVICE_PERIOD
+from statemachines.charge_guards import (
+    ALL_RUNS_SETTLED,
+    LATEST_RUN_ENDS_AT_PERIOD_END,
+    LATEST_RUN_ENDS_BEFORE_PERIOD_END,
+    REALIZED_FOR_WHOLE_PERIOD,
+)
 from statemachines.charge_rows import (
     ACTIVATE,
     ACTIVE_ACTIVATION,
@@ -21,19 +28,10 @@ from statemachines.charge_rows import (
 from statemachines.spec import MachineSpec
 
 S = ChargeStatus
-_STATUSES = (
-    S.CREATED,
-    S.ACTIVE,
-    S.FINAL_REALIZATION_STARTED,
-    S.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
-    S.FINAL_REALIZATION_PROCESSING,
-    S.FINAL_REALIZATION_COMPLETED,
-    S.DELETED,
-)
 
 CREDIT_THEN_INVOICE = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge](
     name="credit_then_invoice",
-    statuses=_STATUSES,
+    statuses=MODE_STATUSES[SettlementMode.CREDIT_THEN_INVOICE],
     initial=S.CREATED,
     terminal=frozenset({S.DELETED}),
     continuation=Trigger.NEXT,
@@ -41,27 +39,50 @@ CREDIT_THEN_INVOICE = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBase
     rows=(
         ACTIVATE,
         ChargeRow(
+            Trigger.NEXT,
+            S.ACTIVE,
+            S.AWAITING_PAYMENT_SETTLEMENT,
+            guards=(REALIZED_FOR_WHOLE_PERIOD,),
+        ),
+        ChargeRow(
             Trigger.INVOICE_CREATED,
             S.ACTIVE,
-            S.FINAL_REALIZATION_STARTED,
-            guards=(AFTER_SERVICE_PERIOD,),
-            entry=(ChargeAction.START_INVOICE_CREATED_RUN,),
+            S.REALIZATION_STARTED,
+            entry=(ChargeAction.START_INVOICE_RUN,),
         ),
-        ChargeRow(
-            Trigger.NEXT, S.FINAL_REALIZATION_STARTED, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
-        ),
+        ChargeRow(Trigger.NEXT, S.REALIZATION_STARTED, S.REALIZATION_WAITING_FOR_COLLECTION),
         ChargeRow(
             Trigger.COLLECTION_COMPLETED,
-            S.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
-            S.FINAL_REALIZATION_PROCESSING,
+            S.REALIZATION_WAITING_FOR_COLLECTION,
+            S.REALIZATION_PROCESSING,
         ),
-        ChargeRow(Trigger.NEXT, S.FINAL_REALIZATION_PROCESSING, S.FINAL_REALIZATION_COMPLETED),
-        *delete_rows(_STATUSES),
+        ChargeRow(
+            Trigger.INVOICE_ISSUED,
+            S.REALIZATION_PROCESSING,
+            S.REALIZATION_ISSUING,
+            entry=(ChargeAction.FINALIZE_INVOICE_RUN,),
+        ),
+        ChargeRow(Trigger.NEXT, S.REALIZATION_ISSUING, S.REALIZATION_COMPLETED),
+        ChargeRow(
+            Trigger.NEXT,
+            S.REALIZATION_COMPLETED,
+            S.AWAITING_PAYMENT_SETTLEMENT,
+            guards=(LATEST_RUN_ENDS_AT_PERIOD_END,),
+        ),
+        ChargeRow(
+            Trigger.NEXT,
+            S.REALIZATION_COMPLETED,
+            S.ACTIVE,
+            guards=(LATEST_RUN_ENDS_BEFORE_PERIOD_END,),
+        ),
+        ChargeRow(Trigger.NEXT, S.AWAITING_PAYMENT_SETTLEMENT, S.FINAL, guards=(ALL_RUNS_SETTLED,)),
+        *delete_rows(MODE_STATUSES[SettlementMode.CREDIT_THEN_INVOICE]),
     ),
     activation={
         S.CREATED: CREATED_ACTIVATION,
         S.ACTIVE: ACTIVE_ACTIVATION,
-        S.FINAL_REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
-        S.FINAL_REALIZATION_PROCESSING: (ChargeAction.FINALIZE_INVOICE_CREATED_RUN,),
+        S.REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
+        S.REALIZATION_PROCESSING: (ChargeAction.SNAPSHOT_INVOICE_USAGE,),
+        S.FINAL: (ChargeAction.CLEAR_ADVANCE_AFTER,),
     },
 )

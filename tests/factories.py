@@ -3,14 +3,23 @@ charges standing in any status of either machine."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from chargeflow import App, FrozenClock
 from domain.charge import SettlementMode, UsageBasedCharge
 from domain.customer import Customer
+from domain.ids import new_id
 from domain.invoices import Invoice, InvoiceKind, InvoiceStatus, LineStatus
+from domain.periods import Period
 from domain.statuses import ChargeStatus
-from domain.triggers import DeletePolicy
+from domain.timestamps import to_instant
+from domain.triggers import DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
+from domain.usage import UsageEvent
+from engines import charge_lifecycle
+from engines.ledger import DatabaseLedger
+from engines.operation import Operations
 from persistence.sql import SqlDatabase
 
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
@@ -49,10 +58,10 @@ def charge(
     )
 
 
-def standard_line(database: SqlDatabase, charge_id: str) -> str:
+def standard_line(database: SqlDatabase, charge_id: str) -> tuple[str, str]:
     """Move the charge's gathering line onto a new standard invoice, as invoicing's steps 2-5
-    do, without telling the charge (step 6); the line's id. For firing `invoice_created` by
-    hand."""
+    do, without telling the charge (step 6); the line's and the invoice's ids. For firing
+    `invoice_created` by hand."""
     with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
         [line] = [
@@ -74,7 +83,7 @@ def standard_line(database: SqlDatabase, charge_id: str) -> str:
             [line.model_copy(update={"invoice_id": invoice.id, "status": LineStatus.STANDARD})]
         )
         uow.commit()
-    return line.id
+    return line.id, invoice.id
 
 
 def set_status(database: SqlDatabase, charge_id: str, status: ChargeStatus) -> None:
@@ -93,35 +102,127 @@ def charge_in(
     usage of 10 recorded in mid-January; the clock is left where the charge got there.
 
     Statuses a charge passes through within one operation (credit_only's `started`,
-    `processing`, `completed`; credit_then_invoice's `started` and `processing`) are reached
-    the way a crash between two hops would leave them: the charge is driven to the next
+    `processing`, `completed`; credit_then_invoice's `started`, `issuing`, `completed`) are
+    reached the way a crash between two hops would leave them: the charge is driven to the next
     resting status and its persisted status is set back.
     """
     who = customer(app)
     clock.set("2025-12-01T00:00:00Z")
     made = charge(app, who.id, mode)
     app.usage.record(who.id, FEATURE, value=10, event_time="2026-01-15T00:00:00Z")
-    if status is S.CREATED:
-        return made.id
-    clock.set(PERIOD[0])
-    app.charges.advance(made.id)
-    if status is S.ACTIVE:
-        return made.id
+    for reach, rests_in in _CO_STEPS if mode is CO else _CTI_STEPS:
+        if status in rests_in:
+            break
+        reach(app, clock, who.id, made.id)
     if status is S.DELETED:
         app.charges.delete(made.id, policy=DeletePolicy.IGNORE)
-        return made.id
-    clock.set("2026-02-01T12:00:00Z")
-    if mode is CO:
-        app.charges.advance(made.id)
-    else:
-        [invoice] = app.billing.invoice_pending_lines(who.id)
-    if status in (S.FINAL_REALIZATION_STARTED, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION):
+    elif app.charges.get(made.id).state.status is not status:
         set_status(database, made.id, status)
-        return made.id
-    clock.set("2026-02-03T00:01:00Z")
-    if mode is CO:
-        app.charges.advance(made.id)
-    else:
-        app.billing.advance_invoice(invoice.id)
-    set_status(database, made.id, status)
     return made.id
+
+
+Step = Callable[[App, FrozenClock, str, str], object]
+
+
+def _activate(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    clock.set(PERIOD[0])
+    return app.charges.advance(charge_id)
+
+
+def _realize(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    clock.set("2026-02-01T12:00:00Z")
+    return app.charges.advance(charge_id)
+
+
+def _finalize(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    clock.set("2026-02-03T00:01:00Z")
+    return app.charges.advance(charge_id)
+
+
+def _invoice(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    clock.set("2026-02-01T12:00:00Z")
+    return app.billing.invoice_pending_lines(customer_id)
+
+
+def _collect(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    clock.set("2026-02-03T00:01:00Z")
+    return app.billing.advance_due()
+
+
+def _approve(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    [invoice] = app.billing.list_invoices(customer_id)
+    return app.billing.approve_invoice(invoice.id)
+
+
+def _pay(app: App, clock: FrozenClock, customer_id: str, charge_id: str) -> object:
+    [invoice] = app.billing.list_invoices(customer_id)
+    return app.billing.record_payment(invoice.id, "paid")
+
+
+_CO_STEPS: tuple[tuple[Step, frozenset[ChargeStatus]], ...] = (
+    (_activate, frozenset({S.CREATED})),
+    (_realize, frozenset({S.ACTIVE, S.DELETED})),
+    (_finalize, frozenset({S.REALIZATION_STARTED, S.REALIZATION_WAITING_FOR_COLLECTION})),
+)
+"""How a credit_only charge is driven, and in which statuses it stops short of each step (a
+deleted charge is deleted once active)."""
+
+_CTI_STEPS: tuple[tuple[Step, frozenset[ChargeStatus]], ...] = (
+    (_activate, frozenset({S.CREATED})),
+    (_invoice, frozenset({S.ACTIVE, S.DELETED})),
+    (_collect, frozenset({S.REALIZATION_STARTED, S.REALIZATION_WAITING_FOR_COLLECTION})),
+    (_approve, frozenset({S.REALIZATION_PROCESSING})),
+    (
+        _pay,
+        frozenset({S.REALIZATION_ISSUING, S.REALIZATION_COMPLETED, S.AWAITING_PAYMENT_SETTLEMENT}),
+    ),
+)
+"""How a credit_then_invoice charge is driven, and where it stops short of each step."""
+
+
+def legacy_usage(
+    database: SqlDatabase,
+    customer_id: str,
+    value: str,
+    event_time: str,
+    stored_at: str | None = None,
+) -> None:
+    """Store a usage event as an earlier version could (a negative correction, which the API
+    now refuses), under the live feature."""
+    with database.unit_of_work() as uow:
+        feature = uow.features.live_by_key(FEATURE)
+        assert feature is not None
+        uow.usage.add(
+            UsageEvent.model_construct(
+                id=new_id(),
+                customer_id=customer_id,
+                feature_key=FEATURE,
+                feature_id=feature.id,
+                value=Decimal(value),
+                event_time=to_instant(event_time),
+                stored_at=to_instant(stored_at or event_time),
+            )
+        )
+        uow.commit()
+
+
+def fire_as_billing(
+    database: SqlDatabase,
+    clock: FrozenClock,
+    charge_id: str,
+    trigger: Trigger,
+    argument: TriggerArgument | None,
+) -> None:
+    """Fire one of billing's triggers at the charge the way billing's line engine does:
+    through the driver, inside one operation, with the invoice's facts as `argument`."""
+    with Operations(database.unit_of_work, clock, DatabaseLedger)() as op:
+        charge_lifecycle.fire(op, op.uow.charges.get(charge_id, lock=True), trigger, argument)
+
+
+def invoice_created(
+    line_id: str, invoice_id: str, period: tuple[str, str] = PERIOD
+) -> InvoiceCreated:
+    """The argument of `invoice_created` for a line over `period`."""
+    return InvoiceCreated(
+        line_id=line_id, invoice_id=invoice_id, service_period=Period.model_validate(period)
+    )

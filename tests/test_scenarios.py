@@ -17,6 +17,7 @@ from chargeflow.scenarios import (
     ScenarioFormatError,
     StepReport,
     load_scenario,
+    model,
     run_scenario,
 )
 from chargeflow.scenarios.actions import Action, CreateCharge, GrantCredits
@@ -75,11 +76,31 @@ def test_the_worked_examples_and_the_section_9_cases_are_all_there() -> None:
     assert {
         "credit_only_worked_example",
         "credit_then_invoice_worked_example",
+        "credit_then_invoice_fully_credited",
+        "credit_then_invoice_unpaid",
+        "credit_then_invoice_auto_approve",
         "delete_with_correct_policy",
         "delete_with_ignore_policy",
         "delete_credit_then_invoice",
+        "delete_credit_then_invoice_on_draft_invoice",
+        "error_record_payment_twice",
+        "error_rating_refused_credit_only",
+        "error_rating_refused_on_invoicing",
     } <= stems
-    assert len([stem for stem in stems if stem.startswith("error_")]) >= 19
+    assert len([stem for stem in stems if stem.startswith("error_")]) >= 21
+
+
+def test_the_example_of_the_format_description_runs_as_written(
+    app: App, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """The example in `chargeflow.scenarios.model`'s docstring is a scenario that passes."""
+    assert model.__doc__ is not None
+    example = model.__doc__.split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(textwrap.dedent(example), encoding="utf-8")
+    reports = run(path, app, clock)
+    assert reports[-1].action == "record_payment"
+    assert reports[-1].summary()[0].startswith("charge usage: final")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +139,8 @@ def test_the_worked_examples_and_the_section_9_cases_are_all_there() -> None:
         ),
         pytest.param(
             "  - advance: {charge: usage, customer: acme}\n",
-            "step 3 (advance): advance takes exactly one of `charge`, `customer` or `due: true`",
+            "step 3 (advance): advance takes exactly one of `charge`, `customer`, `due: true` "
+            "or `invoices_due: true`",
             id="advance-two-targets",
         ),
         pytest.param(
@@ -151,6 +173,45 @@ def test_the_worked_examples_and_the_section_9_cases_are_all_there() -> None:
             CHARGE_STEP + "    expect_error: InvalidInputError\n  - advance: {charge: usage}\n",
             "step 4 (advance): field 'charge': unknown charge alias 'usage'",
             id="alias-of-a-failed-step",
+        ),
+        pytest.param(
+            "  - record_payment: {invoice: january, status: paid}\n",
+            "step 3 (record_payment): field 'invoice': unknown invoice alias 'january' "
+            "(bound so far: none)",
+            id="unbound-invoice-alias",
+        ),
+        pytest.param(
+            CHARGE_STEP + "  - delete: {charge: usage, policy: correct}\n"
+            "    expect_error: {type: PaymentAlreadySettledError, invoice: january}\n",
+            "step 4 (delete): field 'expect_error.invoice': unknown invoice alias 'january'",
+            id="unbound-invoice-alias-of-an-error",
+        ),
+        pytest.param(
+            CHARGE_STEP + "    expect:\n      charges:\n"
+            "        usage: {runs: [{payment: {status: refunded}}]}\n",
+            "step 3 (create_charge): field 'expect.charges.usage.runs[0].payment.status': "
+            "Input should be 'authorized' or 'settled'",
+            id="unknown-payment-status",
+        ),
+        pytest.param(
+            CHARGE_STEP + "    expect:\n      charges:\n"
+            "        usage: {runs: [{invoice_usage: {ledger_reference: maybe}}]}\n",
+            "field 'expect.charges.usage.runs[0].invoice_usage.ledger_reference': "
+            "Input should be 'set' or 'none'",
+            id="bad-ledger-reference",
+        ),
+        pytest.param(
+            CHARGE_STEP + "    expect:\n      charges:\n"
+            "        usage: {runs: [{as_of: 2026-02-01T00:00:00Z}]}\n",
+            "field 'expect.charges.usage.runs[0].as_of': Extra inputs are not permitted",
+            id="version-1-run-field",
+        ),
+        pytest.param(
+            CHARGE_STEP + "    expect:\n      charges:\n"
+            "        usage: {history: [active -> active.final_realization.started]}\n",
+            "field 'expect.charges.usage.history[0]': 'active.final_realization.started' is not "
+            "a valid ChargeStatus",
+            id="version-1-status",
         ),
         pytest.param(
             "  - advance: {due: true}\n    clock: 2026-01-01T00:00:00Z\n"
@@ -237,16 +298,110 @@ def test_runs_and_allocations_are_compared_exactly(
             expect:
               charges:
                 usage:
-                  runs: [{meter_value: 3.00, allocations: [3.01], line_linked: true}, {}]
+                  runs:
+                    - type: partial_invoice
+                      stored_at_lt: 2026-02-03T00:00:00Z
+                      metered_quantity: 3.00
+                      allocations: [3.01]
+                      allocations_booked_at: [2026-02-01T12:00:00Z]
+                      detailed_lines: [{key: unit, quantity: 3, amount: 3.01}, {key: flat}]
+                      invoice_usage: {total: 0}
+                      payment: null
+                      voided: false
+                      line_linked: true
+                      invoice_linked: false
+                    - {}
         """,
     )
     with pytest.raises(ScenarioFailure) as failed:
         run(path, app, clock)
     assert failed.value.differences == [
         "charges.usage.runs: expected 2 items, got 1",
+        "charges.usage.runs[0].type: expected partial_invoice, got final_realization",
         "charges.usage.runs[0].allocations: expected [3.01], got [3.00]",
+        "charges.usage.runs[0].allocations_booked_at: expected [2026-02-01T12:00:00Z], "
+        "got [2026-02-01T00:00:00Z]",
         "charges.usage.runs[0].line_linked: expected true, got false",
+        "charges.usage.runs[0].detailed_lines: expected 2 items, got 1",
+        "charges.usage.runs[0].detailed_lines[0].amount: expected 3.01, got 3.00",
+        "charges.usage.runs[0].invoice_usage: expected a value, got null",
     ]
+
+
+def test_invoices_their_lines_and_their_history_are_compared(
+    app: App, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = scenario_file(
+        tmp_path,
+        "invoices",
+        CHARGE_STEP.replace("credit_only", "credit_then_invoice"),
+        """\
+          - record_usage:
+              {customer: acme, feature_key: api_requests, value: 3, event_time: 2026-01-15T00:00Z}
+          - clock: 2026-02-01T00:00:00Z
+            invoice: {customer: acme, as: january}
+            expect:
+              invoices:
+                january:
+                  status: draft.manual_approval_needed
+                  collection_at: 2026-02-03T00:00:00Z
+                  deleted: false
+                  history: [draft.created -> draft.waiting_for_collection]
+                  lines:
+                    - charge: usage
+                      metered_quantity: 3
+                      pre_line_quantity: 1
+                      quantity: 3
+                      detailed_lines: [{key: unit, quantity: 3, unit_amount: 1.00, amount: 3.00}]
+                      collection_period_end: 2026-02-03T00:00:00Z
+              charges:
+                usage:
+                  runs: [{line_linked: true, invoice_linked: true, invoice_usage: null}]
+        """,
+    )
+    with pytest.raises(ScenarioFailure) as failed:
+        run(path, app, clock)
+    assert failed.value.differences == [
+        "invoices.january.status: expected draft.manual_approval_needed, got draft.created",
+        "invoices.january.collection_at: expected 2026-02-03T00:00:00Z, got 2026-02-03T00:01:00Z",
+        "invoices.january.history: expected [draft.created -> draft.waiting_for_collection], "
+        "got []",
+        "invoices.january.lines[0].pre_line_quantity: expected 1, got 0",
+        "invoices.january.lines[0].collection_period_end: expected 2026-02-03T00:00:00Z, "
+        "got 2026-02-03T00:01:00Z",
+    ]
+
+
+def test_a_payment_recorded_twice_is_an_expected_error_that_names_the_invoice(
+    app: App, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = scenario_file(
+        tmp_path,
+        "paid_twice",
+        CHARGE_STEP.replace("credit_only", "credit_then_invoice"),
+        """\
+          - record_usage:
+              {customer: acme, feature_key: api_requests, value: 3, event_time: 2026-01-15T00:00Z}
+          - clock: 2026-02-01T00:00:00Z
+            invoice: {customer: acme, as: january}
+          - clock: 2026-02-03T00:01:00Z
+            advance: {invoices_due: true}
+          - approve_invoice: {invoice: january}
+          - record_payment: {invoice: january, status: paid}
+          - record_payment: {invoice: january, status: paid}
+            expect_error: {type: PaymentAlreadySettledError, invoice: january}
+          - record_payment: {invoice: january, status: paid}
+            expect_error: {type: PaymentAlreadyAuthorizedError, invoice: january}
+        """,
+    )
+    with pytest.raises(ScenarioFailure) as failed:
+        run(path, app, clock)
+    assert (failed.value.index, failed.value.action) == (10, "record_payment")
+    [difference] = failed.value.differences
+    assert difference.startswith(
+        "error: expected PaymentAlreadyAuthorizedError, got PaymentAlreadySettledError: "
+        "payment already settled: invoice"
+    )
 
 
 def test_an_expected_error_that_is_not_raised_fails(

@@ -2,9 +2,9 @@
 
 Each action names the facade call it stands for and declares the aliases it binds and refers
 to (`binds`, `uses`), so loading can check them before anything runs. Domain values (currencies,
-prices, policies, settlement modes, triggers) pass through untouched, so a scenario can exercise
-the library's own refusals of them. This module must not run anything: performing an action is
-`chargeflow.scenarios.performing`'s job.
+prices, policies, settlement modes, triggers, payment events) pass through untouched, so a
+scenario can exercise the library's own refusals of them. This module must not run anything:
+performing an action is `chargeflow.scenarios.performing`'s job.
 """
 
 from __future__ import annotations
@@ -32,16 +32,33 @@ class _Action(StrictModel):
 
 
 class CreateCustomer(_Action):
-    """`app.customers.create`; binds the customer to `as`."""
+    """`app.customers.create`; binds the customer to `as`. `progressive_billing` lets usage be
+    invoiced mid-period, `auto_approve` issues an invoice as soon as its collection completes
+    (both off unless given)."""
 
     kind: Literal["create_customer"]
     ref: str = Field(alias="as", min_length=1)
     name: str
     currency: str
     collection_interval: str = "PT0S"
+    progressive_billing: bool = False
+    auto_approve: bool = False
 
     def binds(self) -> AliasUse:
         return AliasUse("as", "customer", self.ref)
+
+
+class UpdateCustomer(_Action):
+    """`app.customers.update`: change the customer's billing profile (what is left out stays;
+    invoices already created keep the approval setting they were created with)."""
+
+    kind: Literal["update_customer"]
+    customer: str
+    progressive_billing: bool | None = None
+    auto_approve: bool | None = None
+
+    def uses(self) -> list[AliasUse]:
+        return [AliasUse("customer", "customer", self.customer)]
 
 
 class CreateFeature(_Action):
@@ -126,18 +143,25 @@ class RecordUsage(_Action):
 
 
 class Advance(_Action):
-    """`app.charges.advance(charge)`, `advance(customer_id=customer)` or, with `due: true`,
-    `advance_due()` (a charge the sweep could not advance raises its error)."""
+    """`app.charges.advance(charge)`, `advance(customer_id=customer)`, with `due: true`
+    `app.charges.advance_due()`, or with `invoices_due: true` `app.billing.advance_due()` (every
+    invoice whose collection time has come). A charge or invoice a sweep could not advance
+    raises its error (the first one reported)."""
 
     kind: Literal["advance"]
     charge: str | None = None
     customer: str | None = None
     due: Literal[True] | None = None
+    invoices_due: Literal[True] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> Advance:
-        if sum(target is not None for target in (self.charge, self.customer, self.due)) != 1:
-            raise ValueError("advance takes exactly one of `charge`, `customer` or `due: true`")
+        targets = (self.charge, self.customer, self.due, self.invoices_due)
+        if sum(target is not None for target in targets) != 1:
+            raise ValueError(
+                "advance takes exactly one of `charge`, `customer`, `due: true` or "
+                "`invoices_due: true`"
+            )
         return self
 
     def uses(self) -> list[AliasUse]:
@@ -165,7 +189,8 @@ class InvoicePendingLines(_Action):
 
 
 class AdvanceInvoice(_Action):
-    """`app.billing.advance_invoice`: collection completes once its time has come."""
+    """`app.billing.advance_invoice`: collection completes once its time has come (and an
+    auto-approved invoice is issued)."""
 
     kind: Literal["advance_invoice"]
     invoice: str
@@ -174,8 +199,30 @@ class AdvanceInvoice(_Action):
         return [AliasUse("invoice", "invoice", self.invoice)]
 
 
+class ApproveInvoice(_Action):
+    """`app.billing.approve_invoice`: an invoice waiting for manual approval is issued."""
+
+    kind: Literal["approve_invoice"]
+    invoice: str
+
+    def uses(self) -> list[AliasUse]:
+        return [AliasUse("invoice", "invoice", self.invoice)]
+
+
+class RecordPayment(_Action):
+    """`app.billing.record_payment(invoice, status)`: the invoice's payment was `authorized`
+    or `paid` (any other text is passed on, for the library to refuse)."""
+
+    kind: Literal["record_payment"]
+    invoice: str
+    status: str
+
+    def uses(self) -> list[AliasUse]:
+        return [AliasUse("invoice", "invoice", self.invoice)]
+
+
 class StandardLineOf(StrictModel):
-    """An argument that is the id of the persisted standard line billing charge `line_of`."""
+    """An argument that is the id of the latest live standard line billing charge `line_of`."""
 
     line_of: str
 
@@ -188,7 +235,10 @@ class GatheringLineOf(StrictModel):
 
 class Fire(_Action):
     """`app.charges.fire(charge, trigger, **arguments)`; an argument is a literal string or
-    a line reference (`{line_of: alias}`, `{gathering_line_of: alias}`)."""
+    a line reference (`{line_of: alias}`, `{gathering_line_of: alias}`). The billing triggers
+    (`invoice_created`, `collection_completed`, `invoice_issued`) are refused by the library:
+    a scenario may only show that refusal, and reaches them through `invoice`,
+    `advance_invoice` and `approve_invoice`."""
 
     kind: Literal["fire"]
     charge: str
@@ -219,6 +269,7 @@ class Delete(_Action):
 
 Action = Annotated[
     CreateCustomer
+    | UpdateCustomer
     | CreateFeature
     | ArchiveFeature
     | GrantCredits
@@ -227,6 +278,8 @@ Action = Annotated[
     | Advance
     | InvoicePendingLines
     | AdvanceInvoice
+    | ApproveInvoice
+    | RecordPayment
     | Fire
     | Delete,
     Field(discriminator="kind"),

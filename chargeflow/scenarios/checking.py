@@ -9,10 +9,10 @@ anything about charges: a wrong expectation is reported, never worked around.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from chargeflow.scenarios.aliases import Bindings
 from chargeflow.scenarios.expectations import (
     ChargeExpectation,
     CustomerExpectation,
+    DetailedLineExpectation,
     ErrorExpectation,
     Expectation,
     GatheringLineExpectation,
@@ -30,15 +31,23 @@ from chargeflow.scenarios.expectations import (
 from domain.charge import UsageBasedCharge
 from domain.errors import ChargeflowError, NotFoundError
 from domain.invoices import Invoice, InvoiceLine
-from domain.runs import Totals
+from domain.runs import DetailedLine, InvoiceUsage, Payment, RealizationRun, Totals
 from domain.timestamps import format_instant
+
+_Item = TypeVar("_Item")
+
+
+def standard_lines(app: App, charge: UsageBasedCharge) -> list[InvoiceLine]:
+    """The live standard lines billing `charge` (one per invoiced run not voided), oldest
+    invoice first."""
+    invoices = app.billing.list_invoices(charge.intent.customer_id)
+    return [line for invoice in invoices for line in invoice.lines if line.charge_id == charge.id]
 
 
 def standard_line(app: App, charge: UsageBasedCharge) -> InvoiceLine | None:
-    """The persisted standard line billing `charge`, if any."""
-    invoices = app.billing.list_invoices(charge.intent.customer_id)
-    lines = (line for invoice in invoices for line in invoice.lines)
-    return next((line for line in lines if line.charge_id == charge.id), None)
+    """The latest live standard line billing `charge`, if any."""
+    lines = standard_lines(app, charge)
+    return lines[-1] if lines else None
 
 
 def gathering_line(app: App, charge: UsageBasedCharge) -> InvoiceLine | None:
@@ -68,8 +77,9 @@ class Checker:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the scenario can see through the facade, per bound customer: charges
-        (with their transitions), pending lines, invoices and credit balance; charges and
-        invoices under their aliases where bound."""
+        (with their runs and transitions), pending lines, listed invoices (with their lines and
+        transitions) and credit balance; charges and invoices under their aliases where
+        bound."""
         app = self.app
         world: dict[str, Any] = {}
         for alias, customer_id in self.bindings.customers.items():
@@ -87,7 +97,12 @@ class Checker:
                     for line in app.billing.pending_lines(customer_id)
                 },
                 "invoices": {
-                    _alias_of(self.bindings.invoices, invoice.id): invoice.model_dump(mode="json")
+                    _alias_of(self.bindings.invoices, invoice.id): {
+                        **invoice.model_dump(mode="json"),
+                        "history": [
+                            r.model_dump(mode="json") for r in app.billing.history(invoice.id)
+                        ],
+                    }
                     for invoice in app.billing.list_invoices(customer_id)
                 },
                 "balance": str(app.credits.balance(customer_id)),
@@ -126,17 +141,22 @@ class Checker:
             return
         if expected.message is not None and expected.message not in str(raised):
             yield f"error.message: expected to contain {expected.message!r}, got {str(raised)!r}"
-        charge_id = getattr(raised, "charge_id", None)
-        yield from _differences(
-            "error",
-            expected,
-            {
-                "charge": self._charge_alias(charge_id),
-                "status": getattr(raised, "status", None),
-                "trigger": getattr(raised, "trigger", None),
-                "guard": getattr(raised, "guard", None),
-            },
-        )
+        yield from _differences("error", expected, self._error_fields(raised))
+
+    def _error_fields(self, raised: ChargeflowError) -> dict[str, object]:
+        """The fields of `raised` an `expect_error` may check, with ids shown as aliases. A
+        refused invoice transition names its invoice where a charge's names its charge."""
+        subject_id = getattr(raised, "charge_id", None)
+        of_invoice = getattr(raised, "subject", "charge") == "invoice"
+        invoice_id = getattr(raised, "invoice_id", subject_id if of_invoice else None)
+        invoices = self.bindings.invoices
+        return {
+            "charge": None if of_invoice else self._charge_alias(subject_id),
+            "invoice": None if invoice_id is None else _alias_of(invoices, invoice_id),
+            "status": getattr(raised, "status", None),
+            "trigger": getattr(raised, "trigger", None),
+            "guard": getattr(raised, "guard", None),
+        }
 
     def differences(self, expect: Expectation) -> Iterator[str]:
         """How the app's state differs from `expect`."""
@@ -173,27 +193,19 @@ class Checker:
     def _run_differences(
         self, path: str, expected: list[RunExpectation], charge: UsageBasedCharge
     ) -> Iterator[str]:
-        line = standard_line(self.app, charge)
+        lines = {line.id: line for line in standard_lines(self.app, charge)}
         yield from _count(f"{path}.runs", len(expected), len(charge.runs))
         for number, (want, run) in enumerate(zip(expected, charge.runs, strict=False)):
-            if run.line_id is None:
-                linked: object = False
-            elif line is not None and run.line_id == line.id:
-                linked = True
-            else:
-                linked = f"line {run.line_id}, not the standard line billing the charge"
-            yield from _differences(
-                f"{path}.runs[{number}]",
-                want,
-                {
-                    **_totals(run.totals),
-                    "as_of": run.as_of,
-                    "collection_end": run.collection_end,
-                    "meter_value": run.meter_value,
-                    "allocations": [allocation.amount for allocation in run.allocations],
-                    "line_linked": linked,
-                },
-            )
+            where = f"{path}.runs[{number}]"
+            yield from _differences(where, want, _run_fields(run, lines.get(run.line_id or "")))
+            yield from _detailed_differences(where, want.detailed_lines, run.detailed_lines)
+            given = want.model_fields_set
+            if "invoice_usage" in given:
+                usage = None if run.invoice_usage is None else _usage_fields(run.invoice_usage)
+                yield from _optional(f"{where}.invoice_usage", want.invoice_usage, usage)
+            if "payment" in given:
+                payment = None if run.payment is None else _payment_fields(run.payment)
+                yield from _optional(f"{where}.payment", want.payment, payment)
 
     def _gathering_line_differences(
         self, path: str, expected: GatheringLineExpectation | None, charge: UsageBasedCharge
@@ -212,8 +224,10 @@ class Checker:
             )
 
     def _invoice_differences(self, alias: str, expected: InvoiceExpectation) -> Iterator[str]:
-        invoice = self.app.billing.get_invoice(self.bindings.invoices[alias])
+        billing = self.app.billing
+        invoice = billing.get_invoice(self.bindings.invoices[alias])
         path = f"invoices.{alias}"
+        history = billing.history(invoice.id)
         yield from _differences(
             path,
             expected,
@@ -221,26 +235,33 @@ class Checker:
                 **_totals(invoice.totals),
                 "status": invoice.status,
                 "collection_at": invoice.collection_at,
+                "deleted": invoice.deleted_at is not None,
+                "history": [f"{r.from_status.value} -> {r.to_status.value}" for r in history],
             },
         )
         if expected.lines is None:
             return
         yield from _count(f"{path}.lines", len(expected.lines), len(invoice.lines))
         for number, (want, line) in enumerate(zip(expected.lines, invoice.lines, strict=False)):
-            charge = self._charge_alias(line.charge_id)
-            kept = charge is not None and line.id == self.bindings.gathering_lines.get(charge)
-            yield from _differences(
-                f"{path}.lines[{number}]",
-                want,
-                {
-                    **_totals(line.totals),
-                    "charge": charge,
-                    "status": line.status,
-                    "kept_gathering_id": kept,
-                    "quantity": line.quantity,
-                    "credits_applied": [credit.amount for credit in line.credits_applied],
-                },
-            )
+            where = f"{path}.lines[{number}]"
+            yield from _differences(where, want, self._line_fields(line))
+            yield from _detailed_differences(where, want.detailed_lines, line.detailed_lines)
+
+    def _line_fields(self, line: InvoiceLine) -> dict[str, object]:
+        """The fields of `line` a `LineExpectation` may check."""
+        charge = self._charge_alias(line.charge_id)
+        kept = charge is not None and line.id == self.bindings.gathering_lines.get(charge)
+        return {
+            **_totals(line.totals),
+            "charge": charge,
+            "status": line.status,
+            "kept_gathering_id": kept,
+            "metered_quantity": line.metered_quantity,
+            "pre_line_quantity": line.pre_line_quantity,
+            "quantity": line.quantity,
+            "credits_applied": [credit.amount for credit in line.credits_applied],
+            "collection_period_end": line.collection_period_end,
+        }
 
     def _customer_differences(self, alias: str, expected: CustomerExpectation) -> Iterator[str]:
         customer_id = self.bindings.customers[alias]
@@ -267,6 +288,95 @@ def _totals(totals: Totals) -> dict[str, object]:
         "credits_total": totals.credits_total,
         "total": totals.total,
     }
+
+
+def _run_fields(run: RealizationRun, line: InvoiceLine | None) -> dict[str, object]:
+    """The flat fields of `run` a `RunExpectation` may check; `line` is the live standard line
+    its `line_id` names, if there is one billing its charge."""
+    return {
+        **_totals(run.totals),
+        "type": run.type,
+        "service_period_to": run.service_period_to,
+        "stored_at_lt": run.stored_at_lt,
+        "metered_quantity": run.metered_quantity,
+        "no_fiat_transaction_required": run.no_fiat_transaction_required,
+        "allocations": [allocation.amount for allocation in run.allocations],
+        "allocations_booked_at": [allocation.booked_at for allocation in run.allocations],
+        "voided": run.voided,
+        "line_linked": _link(
+            "line", run.line_id, line is not None, "a live standard line billing the charge"
+        ),
+        "invoice_linked": _link(
+            "invoice",
+            run.invoice_id,
+            line is not None and line.invoice_id == run.invoice_id,
+            "the invoice of its standard line",
+        ),
+    }
+
+
+def _link(kind: str, id_: str | None, linked: bool, what: str) -> object:
+    """`false` without an id, `true` when it is the one expected, else what it is instead."""
+    if id_ is None:
+        return False
+    return True if linked else f"{kind} {id_}, not {what}"
+
+
+def _detailed_differences(
+    path: str, expected: Sequence[DetailedLineExpectation] | None, actual: Sequence[DetailedLine]
+) -> Iterator[str]:
+    """How the detailed lines of the run or line at `path` differ from `expected`."""
+    yield from _items(f"{path}.detailed_lines", expected, actual, _detailed_fields)
+
+
+def _detailed_fields(line: DetailedLine) -> dict[str, object]:
+    return {
+        "key": line.key,
+        "quantity": line.quantity,
+        "unit_amount": line.unit_amount,
+        "amount": line.amount,
+    }
+
+
+def _usage_fields(usage: InvoiceUsage) -> dict[str, object]:
+    return {
+        **_totals(usage.totals),
+        "booked_at": usage.booked_at,
+        "ledger_reference": "none" if usage.ledger_reference is None else "set",
+    }
+
+
+def _payment_fields(payment: Payment) -> dict[str, object]:
+    return {"status": payment.status, "amount": payment.amount}
+
+
+def _optional(
+    path: str, expected: BaseModel | None, actual: Mapping[str, object] | None
+) -> Iterator[str]:
+    """How a value that may be absent differs: `expected` None means it must be absent."""
+    if expected is None:
+        if actual is not None:
+            fields = ", ".join(f"{name}: {show(value)}" for name, value in actual.items())
+            yield f"{path}: expected null, got {{{fields}}}"
+    elif actual is None:
+        yield f"{path}: expected a value, got null"
+    else:
+        yield from _differences(path, expected, actual)
+
+
+def _items(
+    path: str,
+    expected: Sequence[BaseModel] | None,
+    actual: Sequence[_Item],
+    fields: Callable[[_Item], Mapping[str, object]],
+) -> Iterator[str]:
+    """How a list of items differs from `expected` (its length, then item by item, partially);
+    nothing when the list is not expected."""
+    if expected is None:
+        return
+    yield from _count(path, len(expected), len(actual))
+    for number, (want, item) in enumerate(zip(expected, actual, strict=False)):
+        yield from _differences(f"{path}[{number}]", want, fields(item))
 
 
 def _differences(path: str, expected: BaseModel, actual: Mapping[str, object]) -> Iterator[str]:

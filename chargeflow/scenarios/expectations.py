@@ -2,9 +2,10 @@
 expect (`ERROR_TYPES`).
 
 Expectations are partial (only the fields a scenario writes are checked; the format is
-described in `chargeflow.scenarios.model`), and their statuses, transitions and error names are
-validated when the file is loaded. This module must not read any state: comparing an
-expectation with the app is `chargeflow.scenarios.checking`'s job.
+described in `chargeflow.scenarios.model`), and their statuses (of charges, invoices, lines,
+runs and payments), transitions and error names are validated when the file is loaded. This
+module must not read any state: comparing an expectation with the app is
+`chargeflow.scenarios.checking`'s job.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from domain import errors
 from domain.errors import ChargeflowError
 from domain.invoices import InvoiceStatus, LineEngineType, LineStatus
 from domain.money import Amount
+from domain.runs import PaymentStatus, RunType
 from domain.statuses import ChargeStatus
 from domain.timestamps import Instant
 
@@ -31,15 +33,25 @@ ERROR_TYPES: Mapping[str, type[ChargeflowError]] = {
 """The error classes an `expect_error` may name: every class of `domain.errors`."""
 
 
-def _transition(text: str) -> str:
-    """``"from -> to"`` with both statuses checked, in canonical spacing."""
+def _parts(text: str) -> list[str]:
     parts = [part.strip() for part in text.split("->")]
     if len(parts) != 2:
         raise ValueError(f"a transition is written 'from -> to', not {text!r}")
-    return " -> ".join(ChargeStatus(part).value for part in parts)
+    return parts
+
+
+def _transition(text: str) -> str:
+    """``"from -> to"`` with both charge statuses checked, in canonical spacing."""
+    return " -> ".join(ChargeStatus(part).value for part in _parts(text))
+
+
+def _invoice_transition(text: str) -> str:
+    """``"from -> to"`` with both invoice statuses checked, in canonical spacing."""
+    return " -> ".join(InvoiceStatus(part).value for part in _parts(text))
 
 
 Transition = Annotated[str, AfterValidator(_transition)]
+InvoiceStatusTransition = Annotated[str, AfterValidator(_invoice_transition)]
 
 
 class TotalsExpectation(StrictModel):
@@ -50,16 +62,52 @@ class TotalsExpectation(StrictModel):
     total: Amount | None = None
 
 
-class RunExpectation(TotalsExpectation):
-    """Expected fields of one realization run. `allocations` lists every allocation amount in
-    order (corrections are negative); `line_linked: true` means the run's `line_id` is the id
-    of the persisted standard line billing its charge, `false` that it has none."""
+class DetailedLineExpectation(StrictModel):
+    """Expected fields of one detailed line (one price component of a rating)."""
 
-    as_of: Instant | None = None
-    collection_end: Instant | None = None
-    meter_value: Amount | None = None
+    key: str | None = None
+    quantity: Amount | None = None
+    unit_amount: Amount | None = None
+    amount: Amount | None = None
+
+
+class InvoiceUsageExpectation(TotalsExpectation):
+    """Expected invoice usage of a run (what its issued line billed): totals, `booked_at`, and
+    `ledger_reference` `set` (the ledger accrued the fiat total) or `none` (nothing was owed)."""
+
+    booked_at: Instant | None = None
+    ledger_reference: Literal["set", "none"] | None = None
+
+
+class PaymentExpectation(StrictModel):
+    """Expected payment of a run's invoiced total."""
+
+    status: PaymentStatus | None = None
+    amount: Amount | None = None
+
+
+class RunExpectation(TotalsExpectation):
+    """Expected fields of one realization run (voided runs included, in creation order).
+    `allocations` lists every allocation amount in order (corrections are negative) and
+    `allocations_booked_at` their booking times; `detailed_lines` every detailed line (length
+    checked); `invoice_usage: null` and `payment: null` mean the run has none; `voided` whether
+    it was voided (`deleted_at` set). `line_linked: true` means the run's `line_id` is the id of
+    a live standard line billing its charge, `false` that it has none; `invoice_linked: true`
+    that its `invoice_id` is the id of that line's invoice, `false` that it has none."""
+
+    type: RunType | None = None
+    service_period_to: Instant | None = None
+    stored_at_lt: Instant | None = None
+    metered_quantity: Amount | None = None
+    no_fiat_transaction_required: bool | None = None
+    detailed_lines: list[DetailedLineExpectation] | None = None
     allocations: list[Amount] | None = None
+    allocations_booked_at: list[Instant] | None = None
+    invoice_usage: InvoiceUsageExpectation | None = None
+    payment: PaymentExpectation | None = None
+    voided: bool | None = None
     line_linked: bool | None = None
+    invoice_linked: bool | None = None
 
 
 class GatheringLineExpectation(StrictModel):
@@ -88,25 +136,37 @@ class ChargeExpectation(StrictModel):
 class LineExpectation(TotalsExpectation):
     """Expected fields of one invoice line. `charge` is the alias of the charge it bills;
     `kept_gathering_id` whether its id is the one its charge's gathering line had;
-    `credits_applied` the amounts applied, in order."""
+    `metered_quantity` the cumulative usage its run rated, `pre_line_quantity` what earlier runs
+    rated, `quantity` the difference billed; `detailed_lines` every detailed line (length
+    checked); `credits_applied` the amounts applied, in order; `collection_period_end` when late
+    usage stops counting for it."""
 
     charge: str | None = None
     status: LineStatus | None = None
     kept_gathering_id: bool | None = None
+    metered_quantity: Amount | None = None
+    pre_line_quantity: Amount | None = None
     quantity: Amount | None = None
+    detailed_lines: list[DetailedLineExpectation] | None = None
     credits_applied: list[Amount] | None = None
+    collection_period_end: Instant | None = None
 
 
 class InvoiceExpectation(TotalsExpectation):
-    """Expected state of a standard invoice; `lines` lists every line (length checked)."""
+    """Expected state of a standard invoice; `lines` lists every live line (length checked);
+    `deleted` whether it was deleted for having no line left (it is then no longer listed);
+    `history` every transition, as ``"from -> to"``."""
 
     status: InvoiceStatus | None = None
     collection_at: Instant | None = None
+    deleted: bool | None = None
     lines: list[LineExpectation] | None = None
+    history: list[InvoiceStatusTransition] | None = None
 
 
 class CustomerExpectation(StrictModel):
-    """Expected credit `balance`, number of `pending_lines` and of standard `invoices`."""
+    """Expected credit `balance`, number of `pending_lines` and of listed (live) standard
+    `invoices`."""
 
     balance: Amount | None = None
     pending_lines: int | None = None
@@ -138,13 +198,15 @@ class Expectation(StrictModel):
 
 class ErrorExpectation(StrictModel):
     """The action must raise `type` (a class of `domain.errors`, or a subclass of it) and
-    change nothing. `message` is a substring of the error's message; `charge` (an alias),
-    `status`, `trigger` and `guard` are checked against the error's fields. A bare class name
-    stands for ``{type: name}``."""
+    change nothing. `message` is a substring of the error's message; `charge` and `invoice`
+    (aliases), `status`, `trigger` and `guard` are checked against the error's fields (the
+    invoice is a billing error's `invoice_id`, or the subject of a refused invoice transition).
+    A bare class name stands for ``{type: name}``."""
 
     class_name: str = Field(alias="type")
     message: str | None = None
     charge: str | None = None
+    invoice: str | None = None
     status: str | None = None
     trigger: str | None = None
     guard: str | None = None
@@ -166,7 +228,10 @@ class ErrorExpectation(StrictModel):
         return ERROR_TYPES[self.class_name]
 
     def uses(self) -> list[AliasUse]:
-        """The charge alias the error must name, if any."""
-        if self.charge is None:
-            return []
-        return [AliasUse("expect_error.charge", "charge", self.charge)]
+        """The charge and invoice aliases the error must name, if any."""
+        used = []
+        if self.charge is not None:
+            used.append(AliasUse("expect_error.charge", "charge", self.charge))
+        if self.invoice is not None:
+            used.append(AliasUse("expect_error.invoice", "invoice", self.invoice))
+        return used

@@ -95,7 +95,7 @@ def _where(source: str, number: int | None, action: str | None, field: str) -> s
 
 
 def _field(loc: tuple[str | int, ...]) -> str:
-    """A pydantic location as a field path: ``expect.charges.usage.runs[0].as_of``."""
+    """A pydantic location as a field path: ``expect.charges.usage.runs[0].stored_at_lt``."""
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part

@@ -2,7 +2,7 @@
 
 A scenario is a named list of steps run against one app with a frozen clock::
 
-    name: credit_only
+    name: credit_then_invoice
     clock: 2025-12-01T00:00:00Z            # where the frozen clock starts
     steps:
       - create_customer: {as: acme, name: Acme, currency: USD, collection_interval: P2D}
@@ -12,27 +12,49 @@ A scenario is a named list of steps run against one app with a frozen clock::
           customer: acme
           feature_key: api_requests
           service_period: [2026-01-01T00:00:00Z, 2026-02-01T00:00:00Z]
-          settlement_mode: credit_only
-          price: {type: unit, amount: 1.00}
+          settlement_mode: credit_then_invoice
+          price: {type: unit, amount: 0.10}
         expect:
           charges:
-            usage: {status: created, runs: [], advance_after: null}
+            usage: {status: created, runs: [], advance_after: 2026-01-01T00:00:00Z}
       - fire: {charge: usage, trigger: next}
         expect_error: {type: GuardFailedError, guard: inside service period}
+      - record_usage: {customer: acme, feature_key: api_requests, value: 100,
+                       event_time: 2026-01-15T00:00:00Z}
+      - clock: 2026-02-01T00:00:00Z
+        invoice: {customer: acme, as: january}
+      - clock: 2026-02-03T00:01:00Z
+        advance_invoice: {invoice: january}
+        expect:
+          invoices:
+            january: {status: draft.manual_approval_needed}
+      - approve_invoice: {invoice: january}
+      - record_payment: {invoice: january, status: paid}
+        expect:
+          charges:
+            usage: {status: final, runs: [{payment: {status: settled}}]}
 
 Each step is a mapping with exactly one action key (`ACTION_NAMES`) whose value is the
 action's arguments, plus optional `clock` (set before the action), `expect_error` (the action
 must raise that error and change nothing) and `expect` (checked after the action). Customers,
 charges and invoices are named by the aliases their creating step binds with `as`.
 
+Charges move through version 2 of the lifecycle: billing alone fires `invoice_created`,
+`collection_completed` and `invoice_issued` (a scenario reaches them through `invoice`,
+`advance_invoice` or `advance: {invoices_due: true}`, and `approve_invoice`), and payments are
+recorded on the invoice (`record_payment`).
+
 Expectations are partial: only the fields a scenario writes are checked, so `advance_after:
-null` checks for no value while leaving `advance_after` out checks nothing.
+null` checks for no value while leaving `advance_after` out checks nothing. Lists (runs, lines,
+detailed lines, allocations, histories) are checked whole: their length, then item by item,
+each item partially.
 
 The format checks structure and exact types: timestamps are ISO-8601 with a time zone, amounts
 are exact decimals (YAML floats such as `0.10` are read as their text, never as binary floats),
-statuses and error names exist, and every alias is bound by an earlier step. Domain values
-(currencies, prices, policies, names, settlement modes, triggers) pass through untouched, so a
-scenario can exercise the library's own refusals of them.
+statuses (of charges, invoices, runs and payments) and error names exist, and every alias is
+bound by an earlier step. Domain values (currencies, prices, policies, names, settlement modes,
+triggers, payment events) pass through untouched, so a scenario can exercise the library's own
+refusals of them.
 
 The actions are in `chargeflow.scenarios.actions`, the expectations in
 `chargeflow.scenarios.expectations`, and reading a file into a `Scenario` (with the alias

@@ -9,6 +9,7 @@ the database behind the facade's back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import singledispatchmethod
 
 from chargeflow.app import App
@@ -16,6 +17,7 @@ from chargeflow.scenarios.actions import (
     Action,
     Advance,
     AdvanceInvoice,
+    ApproveInvoice,
     ArchiveFeature,
     CreateCharge,
     CreateCustomer,
@@ -25,8 +27,10 @@ from chargeflow.scenarios.actions import (
     GatheringLineOf,
     GrantCredits,
     InvoicePendingLines,
+    RecordPayment,
     RecordUsage,
     StandardLineOf,
+    UpdateCustomer,
 )
 from chargeflow.scenarios.aliases import Bindings
 from chargeflow.scenarios.checking import gathering_line, standard_line
@@ -63,8 +67,18 @@ class Performer:
             name=action.name,
             currency=action.currency,
             collection_interval=action.collection_interval,
+            progressive_billing=action.progressive_billing,
+            auto_approve=action.auto_approve,
         )
         self.bindings.customers[action.ref] = customer.id
+
+    @perform.register
+    def _update_customer(self, action: UpdateCustomer) -> None:
+        self.app.customers.update(
+            self.bindings.customers[action.customer],
+            progressive_billing=action.progressive_billing,
+            auto_approve=action.auto_approve,
+        )
 
     @perform.register
     def _create_feature(self, action: CreateFeature) -> None:
@@ -116,10 +130,10 @@ class Performer:
             self.app.charges.advance(self.bindings.charges[action.charge])
         elif action.customer is not None:
             self.app.charges.advance(customer_id=self.bindings.customers[action.customer])
+        elif action.due:
+            _raise_first_failure(self.app.charges.advance_due().failed)
         else:
-            failed = self.app.charges.advance_due().failed
-            if failed:
-                raise next(iter(failed.values()))
+            _raise_first_failure(self.app.billing.advance_due().failed)
 
     @perform.register
     def _invoice(self, action: InvoicePendingLines) -> None:
@@ -135,6 +149,14 @@ class Performer:
     @perform.register
     def _advance_invoice(self, action: AdvanceInvoice) -> None:
         self.app.billing.advance_invoice(self.bindings.invoices[action.invoice])
+
+    @perform.register
+    def _approve_invoice(self, action: ApproveInvoice) -> None:
+        self.app.billing.approve_invoice(self.bindings.invoices[action.invoice])
+
+    @perform.register
+    def _record_payment(self, action: RecordPayment) -> None:
+        self.app.billing.record_payment(self.bindings.invoices[action.invoice], action.status)
 
     @perform.register
     def _fire(self, action: Fire) -> None:
@@ -160,3 +182,10 @@ class Performer:
                 [f"arguments.{name}: expected a {kind} line of charge {alias}, got none"]
             )
         return line.id
+
+
+def _raise_first_failure(failed: Mapping[str, Exception]) -> None:
+    """Raise the error of the first charge or invoice a sweep could not advance, if any (the
+    sweep went on past it: what it did advance stays advanced)."""
+    if failed:
+        raise next(iter(failed.values()))

@@ -64,7 +64,8 @@ class StepReport:
             if charge.runs:
                 run = charge.runs[-1]
                 line += (
-                    f"; run as_of {show(run.as_of)}, meter {run.meter_value}, "
+                    f"; run {run.type.value} to {show(run.service_period_to)}, "
+                    f"metered {run.metered_quantity}, "
                     f"credits {run.totals.credits_total}, total {run.totals.total}, "
                     f"line {show(run.line_id)}"
                 )

@@ -1,9 +1,10 @@
-"""Usage-based charges on ``charge_usage_based``, their runs and the runs' credit allocations,
-with their mapping.
+"""Usage-based charges on ``charge_usage_based``, their runs (with each run's detailed lines,
+invoice usage and payment) and the runs' credit allocations, with their mapping.
 
-A charge loads with every run and allocation in three queries, whatever their number. Loading
-validates: a status, settlement mode, run type or price this version does not know raises
-`CorruptRecordError` naming the table and row, never a half-built charge.
+A charge loads with every run and allocation in four queries, whatever their number: the
+charges, the runs joined with their invoice usage and payment, the allocations, the detailed
+lines. Loading validates: a status, settlement mode, run type or price this version does not
+know raises `CorruptRecordError` naming the table and row, never a half-built charge.
 """
 
 from __future__ import annotations
@@ -14,37 +15,71 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true, tuple_
+from sqlalchemy import ColumnElement, delete, select, true, tuple_
 
 from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from domain.credits import CreditAllocation
 from domain.errors import NotFoundError
+from domain.ids import new_id
 from domain.periods import Period
 from domain.prices import PRICE_ADAPTER
-from domain.runs import RealizationRun, RunType, Totals
+from domain.runs import (
+    DetailedLine,
+    InvoiceUsage,
+    Payment,
+    PaymentStatus,
+    RealizationRun,
+    RunType,
+    Totals,
+)
 from domain.statuses import ChargeStatus
 from persistence.sql.errors import loading
 from persistence.sql.repository import AnyRow, SqlRepository, flat_record, flat_values
-from persistence.sql.tables import ALLOCATIONS, CHARGES, RUNS
+from persistence.sql.tables import (
+    ALLOCATIONS,
+    CHARGES,
+    DETAILED_LINES,
+    INVOICE_USAGES,
+    PAYMENTS,
+    RUNS,
+)
+
+_RUN_COLUMNS = (
+    RUNS,
+    INVOICE_USAGES.c.amount.label("usage_amount"),
+    INVOICE_USAGES.c.credits_total.label("usage_credits_total"),
+    INVOICE_USAGES.c.total.label("usage_total"),
+    INVOICE_USAGES.c.booked_at.label("usage_booked_at"),
+    INVOICE_USAGES.c.ledger_reference.label("usage_ledger_reference"),
+    PAYMENTS.c.status.label("payment_status"),
+    PAYMENTS.c.amount.label("payment_amount"),
+    PAYMENTS.c.authorized_at.label("payment_authorized_at"),
+    PAYMENTS.c.authorization_reference.label("payment_authorization_reference"),
+    PAYMENTS.c.settled_at.label("payment_settled_at"),
+    PAYMENTS.c.settlement_reference.label("payment_settlement_reference"),
+)
+_RUNS_WITH_FACTS = RUNS.outerjoin(INVOICE_USAGES, INVOICE_USAGES.c.run_id == RUNS.c.id).outerjoin(
+    PAYMENTS, PAYMENTS.c.run_id == RUNS.c.id
+)
 
 
 class SqlChargeRepository(SqlRepository):
-    """`ChargeRepository` on ``charge_usage_based``, its runs and their credit allocations."""
+    """`ChargeRepository` on ``charge_usage_based``, its runs and their facts."""
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert the charge's row (intent and state; a new charge has no runs)."""
         self._insert(CHARGES, [{**_intent_values(charge), **_state_values(charge)}])
 
     def get(self, charge_id: str, *, lock: bool = False) -> UsageBasedCharge:
-        """The charge with its runs and allocations; with `lock`, ``SELECT ... FOR UPDATE`` on
-        its row. `NotFoundError`, `CorruptRecordError`."""
+        """The charge with its runs; with `lock`, ``SELECT ... FOR NO KEY UPDATE`` on its row.
+        `NotFoundError`, `CorruptRecordError`."""
         [charge] = self.get_many([charge_id], lock=lock)
         return charge
 
     def get_many(
         self, charge_ids: Sequence[str], *, lock: bool = False
     ) -> builtins.list[UsageBasedCharge]:
-        """The charges `charge_ids`, in that order, in three queries; `NotFoundError` for the
+        """The charges `charge_ids`, in that order, in four queries; `NotFoundError` for the
         first id that does not exist."""
         if not charge_ids:
             return []
@@ -54,6 +89,10 @@ class SqlChargeRepository(SqlRepository):
             raise NotFoundError("charge", missing)
         return [found[charge_id] for charge_id in charge_ids]
 
+    def find_many(self, charge_ids: Sequence[str]) -> builtins.list[UsageBasedCharge]:
+        """Those of the charges `charge_ids` that exist, oldest first, in four queries."""
+        return self._load(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+
     def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
         """The customer's charge created with `reference` as its unique reference, if any."""
         c = CHARGES.c
@@ -62,34 +101,47 @@ class SqlChargeRepository(SqlRepository):
         )
         return found[0] if found else None
 
-    def find_many(self, charge_ids: Sequence[str]) -> builtins.list[UsageBasedCharge]:
-        """Those of the charges `charge_ids` that exist, oldest first, in three queries."""
-        return self._load(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+    def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
+        """The charge whose run is billed by line `line_id`, if any."""
+        owner = select(RUNS.c.charge_id).where(RUNS.c.line_id == line_id).scalar_subquery()
+        found = self._load(CHARGES.c.id == owner, lock)
+        return found[0] if found else None
 
     def save_state(self, charge: UsageBasedCharge) -> None:
         """One UPDATE of the charge's state columns and `deleted_at`; `NotFoundError`."""
         self._update(CHARGES, charge.id, _state_values(charge), "charge")
 
     def add_run(self, run: RealizationRun) -> None:
-        """Insert the run's row; `ConflictError` if its line is unknown or billed by another run."""
+        """Insert the run's row and its detailed lines; `ConflictError` if its line is unknown
+        or billed by another run."""
         self._insert(RUNS, [_run_values(run)])
+        self._insert(DETAILED_LINES, _detailed_line_values(run))
 
     def save_run(self, run: RealizationRun) -> None:
-        """One UPDATE of the run's rating columns (as of, collection end, meter value, totals,
-        line id); `NotFoundError`."""
+        """One UPDATE of the run's mutable columns, and its detailed lines replaced;
+        `NotFoundError`."""
         values = _run_values(run)
-        del values["id"], values["charge_id"], values["type"], values["feature_id"]
-        del values["created_at"]
+        for fixed in ("id", "charge_id", "initial_type", "feature_id", "created_at"):
+            del values[fixed]
         self._update(RUNS, run.id, values, "run")
+        self._write(delete(DETAILED_LINES).where(DETAILED_LINES.c.run_id == run.id))
+        self._insert(DETAILED_LINES, _detailed_line_values(run))
 
-    def add_allocation(self, allocation: CreditAllocation) -> None:
-        """Append `allocation` as the next `seq` of its run."""
-        [(last,)] = self._rows(
-            select(func.coalesce(func.max(ALLOCATIONS.c.seq), 0)).where(
-                ALLOCATIONS.c.run_id == allocation.run_id
-            )
-        )
-        self._insert(ALLOCATIONS, [{**flat_values(allocation), "seq": last + 1}])
+    def add_allocation(self, allocation: CreditAllocation, seq: int) -> None:
+        """Append `allocation` as the `seq`-th (from 1) of its run."""
+        self._insert(ALLOCATIONS, [{**flat_values(allocation), "seq": seq}])
+
+    def add_invoice_usage(self, run_id: str, usage: InvoiceUsage) -> None:
+        """Record what run `run_id`'s issued line billed; `ConflictError` if it has it already."""
+        self._insert(INVOICE_USAGES, [{"run_id": run_id, **_usage_values(usage)}])
+
+    def save_payment(self, run_id: str, payment: Payment) -> None:
+        """Record run `run_id`'s payment as it now stands (inserted when first authorized)."""
+        values = {"run_id": run_id, **flat_values(payment)}
+        if payment.status is PaymentStatus.AUTHORIZED:
+            self._insert(PAYMENTS, [values])
+        else:
+            self._write(PAYMENTS.update().where(PAYMENTS.c.run_id == run_id).values(values))
 
     def ids_for_customer(self, customer_id: str) -> builtins.list[str]:
         """Ids of the customer's charges whose status is not ``deleted``, oldest first."""
@@ -116,28 +168,29 @@ class SqlChargeRepository(SqlRepository):
         return [(due_at, charge_id) for due_at, charge_id in rows]
 
     def list(self, customer_id: str | None = None) -> builtins.list[UsageBasedCharge]:
-        """Every charge (or one customer's), oldest first, with runs and allocations."""
+        """Every charge (or one customer's), oldest first, with their runs."""
         where = true() if customer_id is None else CHARGES.c.customer_id == customer_id
         return self._load(where, lock=False)
 
     def _load(self, where: ColumnElement[bool], lock: bool) -> builtins.list[UsageBasedCharge]:
-        """The charges matching `where`, oldest first (by id when locking): their rows, then
-        their runs, then the runs' allocations, three queries whatever the number of charges
-        and runs."""
+        """The charges matching `where`, oldest first (by id when locking), with their runs:
+        four queries whatever the number of charges and runs."""
         charges = select(CHARGES).where(where)
         if lock:  # row locks are taken in ascending id order, the lock order of every caller
-            charge_rows = self._rows(charges.order_by(CHARGES.c.id).with_for_update())
+            charge_rows = self._rows(charges.order_by(CHARGES.c.id).with_for_update(key_share=True))
         else:
             charge_rows = self._rows(charges.order_by(CHARGES.c.created_at, CHARGES.c.id))
         if not charge_rows:
             return []
         charge_ids = select(CHARGES.c.id).where(where)
         run_rows = self._rows(
-            select(RUNS)
+            select(*_RUN_COLUMNS)
+            .select_from(_RUNS_WITH_FACTS)
             .where(RUNS.c.charge_id.in_(charge_ids))
             .order_by(RUNS.c.created_at, RUNS.c.id)
         )
         allocations: defaultdict[str, builtins.list[CreditAllocation]] = defaultdict(list)
+        details: defaultdict[str, builtins.list[DetailedLine]] = defaultdict(list)
         if run_rows:
             run_ids = select(RUNS.c.id).where(RUNS.c.charge_id.in_(charge_ids))
             for row in self._rows(
@@ -146,9 +199,15 @@ class SqlChargeRepository(SqlRepository):
                 .order_by(ALLOCATIONS.c.run_id, ALLOCATIONS.c.seq)
             ):
                 allocations[row.run_id].append(flat_record(CreditAllocation, ALLOCATIONS, row))
+            for row in self._rows(
+                select(DETAILED_LINES)
+                .where(DETAILED_LINES.c.run_id.in_(run_ids))
+                .order_by(DETAILED_LINES.c.run_id, DETAILED_LINES.c.seq)
+            ):
+                details[row.run_id].append(flat_record(DetailedLine, DETAILED_LINES, row))
         runs: defaultdict[str, builtins.list[RealizationRun]] = defaultdict(list)
         for row in run_rows:
-            runs[row.charge_id].append(_run(row, allocations[row.id]))
+            runs[row.charge_id].append(_run(row, allocations[row.id], details[row.id]))
         return [_charge(row, runs[row.id]) for row in charge_rows]
 
 
@@ -216,31 +275,87 @@ def _run_values(run: RealizationRun) -> dict[str, Any]:
         "id": run.id,
         "charge_id": run.charge_id,
         "type": run.type.value,
+        "initial_type": run.initial_type.value,
         "feature_id": run.feature_id,
-        "asof": run.as_of,
-        "collection_end": run.collection_end,
+        "service_period_to": run.service_period_to,
+        "stored_at_lt": run.stored_at_lt,
         "line_id": run.line_id,
-        "meter_value": run.meter_value,
+        "invoice_id": run.invoice_id,
+        "metered_quantity": run.metered_quantity,
         "amount": run.totals.amount,
         "credits_total": run.totals.credits_total,
         "total": run.totals.total,
+        "no_fiat_transaction_required": run.no_fiat_transaction_required,
         "created_at": run.created_at,
+        "deleted_at": run.deleted_at,
     }
 
 
-def _run(row: AnyRow, allocations: Sequence[CreditAllocation]) -> RealizationRun:
-    """The run stored in `row` with its `allocations` (in the order they were added)."""
+def _detailed_line_values(run: RealizationRun) -> builtins.list[dict[str, Any]]:
+    return [
+        {"id": new_id(), "run_id": run.id, "seq": seq, **flat_values(line)}
+        for seq, line in enumerate(run.detailed_lines, start=1)
+    ]
+
+
+def _usage_values(usage: InvoiceUsage) -> dict[str, Any]:
+    return {
+        "amount": usage.totals.amount,
+        "credits_total": usage.totals.credits_total,
+        "total": usage.totals.total,
+        "booked_at": usage.booked_at,
+        "ledger_reference": usage.ledger_reference,
+    }
+
+
+def _run(
+    row: AnyRow, allocations: Sequence[CreditAllocation], details: Sequence[DetailedLine]
+) -> RealizationRun:
+    """The run stored in `row` (joined with its invoice usage and payment), with its
+    `allocations` and detailed lines (in the order they were added)."""
     with loading(RUNS.name, row.id):
         return RealizationRun(
             id=row.id,
             charge_id=row.charge_id,
             type=RunType(row.type),
+            initial_type=RunType(row.initial_type),
             feature_id=row.feature_id,
-            as_of=row.asof,
-            collection_end=row.collection_end,
+            service_period_to=row.service_period_to,
+            stored_at_lt=row.stored_at_lt,
+            metered_quantity=row.metered_quantity,
             line_id=row.line_id,
-            meter_value=row.meter_value,
+            invoice_id=row.invoice_id,
             totals=Totals(amount=row.amount, credits_total=row.credits_total, total=row.total),
-            created_at=row.created_at,
+            no_fiat_transaction_required=row.no_fiat_transaction_required,
+            detailed_lines=tuple(details),
             allocations=list(allocations),
+            invoice_usage=_invoice_usage(row),
+            payment=_payment(row),
+            created_at=row.created_at,
+            deleted_at=row.deleted_at,
         )
+
+
+def _invoice_usage(row: AnyRow) -> InvoiceUsage | None:
+    if row.usage_booked_at is None:
+        return None
+    return InvoiceUsage(
+        totals=Totals(
+            amount=row.usage_amount, credits_total=row.usage_credits_total, total=row.usage_total
+        ),
+        booked_at=row.usage_booked_at,
+        ledger_reference=row.usage_ledger_reference,
+    )
+
+
+def _payment(row: AnyRow) -> Payment | None:
+    if row.payment_status is None:
+        return None
+    return Payment(
+        status=PaymentStatus(row.payment_status),
+        amount=row.payment_amount,
+        authorized_at=row.payment_authorized_at,
+        authorization_reference=row.payment_authorization_reference,
+        settled_at=row.payment_settled_at,
+        settlement_reference=row.payment_settlement_reference,
+    )

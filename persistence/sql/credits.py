@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -34,11 +35,11 @@ class SqlCreditRepository(SqlRepository):
                 )
             )
 
-    def balances(self, customer_id: str) -> list[GrantBalance]:
-        """The customer's grants, FIFO by (granted_at, id), each with ``amount`` minus the net
-        of the allocations and corrections carrying its id."""
+    def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
+        """The customer's grants made by `granted_by`, FIFO by (granted_at, id), each with
+        ``amount`` minus the net of the allocations and corrections carrying its id."""
         grants = CREDIT_GRANTS.c
-        of_customer = grants.customer_id == customer_id
+        of_customer = (grants.customer_id == customer_id) & (grants.granted_at <= granted_by)
         rows = self._rows(
             select(CREDIT_GRANTS).where(of_customer).order_by(grants.granted_at, grants.id)
         )

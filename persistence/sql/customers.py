@@ -30,10 +30,18 @@ class SqlCustomerRepository(SqlRepository):
             raise NotFoundError("customer", customer_id)
         return flat_record(Customer, CUSTOMERS, rows[0])
 
+    def save(self, customer: Customer) -> None:
+        """One UPDATE of the customer's row; `NotFoundError`."""
+        values = flat_values(customer)
+        del values["id"]
+        self._update(CUSTOMERS, customer.id, values, "customer")
+
     def lock_billing(self, customer_id: str) -> Customer:
-        """``SELECT ... FOR UPDATE`` of the customer's row (on SQLite the write transaction
+        """``SELECT ... FOR NO KEY UPDATE`` of the customer's row (on SQLite the write transaction
         already excludes every other writer); `NotFoundError` if there is none."""
-        statement = select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).with_for_update()
+        statement = (
+            select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).with_for_update(key_share=True)
+        )
         rows = self._rows(statement)
         if not rows:
             raise NotFoundError("customer", customer_id)

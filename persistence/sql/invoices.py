@@ -10,10 +10,11 @@ from __future__ import annotations
 import builtins
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, delete, select, tuple_
 
 from domain.errors import NotFoundError
 from domain.invoices import (
@@ -27,13 +28,19 @@ from domain.invoices import (
 )
 from domain.periods import Period
 from domain.prices import PRICE_ADAPTER
-from domain.runs import Totals
+from domain.runs import DetailedLine, Totals
 from persistence.sql.errors import loading
 from persistence.sql.repository import AnyRow, SqlRepository
 from persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
-_LINE_MUTABLE = ("status", "quantity", "credits_applied", "amount", "credits_total", "total")
+_DETAILED_LINES: TypeAdapter[tuple[DetailedLine, ...]] = TypeAdapter(tuple[DetailedLine, ...])
+_LINE_FIXED = ("id", "invoice_id", "customer_id", "currency", "engine", "charge_id", "created_at")
+_HEADER = ("status", "collection_at", "issued_at", "amount", "credits_total", "total", "deleted_at")
+_LIVE_LINE = INVOICE_LINES.c.deleted_at.is_(None)
+
+
+_COLLECTING = (InvoiceStatus.DRAFT_CREATED.value, InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION.value)
 
 
 class SqlInvoiceRepository(SqlRepository):
@@ -61,42 +68,58 @@ class SqlInvoiceRepository(SqlRepository):
         self._insert(INVOICE_LINES, [_line_values(line) for line in lines])
 
     def save(self, invoice: Invoice) -> None:
-        """One UPDATE of the header's status, collection time and totals; `NotFoundError`."""
+        """One UPDATE of the header: status, collection and issue times, totals, `deleted_at`;
+        `NotFoundError`."""
         values = _invoice_values(invoice)
-        header = {name: values[name] for name in ("status", "collection_at", *_TOTALS)}
-        self._update(INVOICES, invoice.id, header, "invoice")
+        self._update(INVOICES, invoice.id, {name: values[name] for name in _HEADER}, "invoice")
 
     def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
-        """One UPDATE per line of its status, quantity, credits applied and totals."""
+        """One UPDATE per line of everything but its identity, invoice and charge."""
         for line in lines:
             values = _line_values(line)
-            mutable = {name: values[name] for name in _LINE_MUTABLE}
-            self._update(INVOICE_LINES, line.id, mutable, "invoice line")
+            for fixed in _LINE_FIXED:
+                del values[fixed]
+            self._update(INVOICE_LINES, line.id, values, "invoice line")
 
     def remove_lines(self, line_ids: Sequence[str]) -> None:
-        """Delete the lines; the database nulls the `line_id` of a run linked to one."""
+        """Delete the lines' rows (a gathering line moving onto a standard invoice leaves its
+        row this way); the database nulls the `line_id` of a run linked to one."""
         if line_ids:
             self._write(delete(INVOICE_LINES).where(INVOICE_LINES.c.id.in_(line_ids)))
 
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
-        """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR UPDATE`` on
-        its row. `NotFoundError`."""
+        """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR NO KEY
+        UPDATE`` on its row. `NotFoundError`."""
         invoices = self._load(INVOICES.c.id == invoice_id, lock=lock)
         if not invoices:
             raise NotFoundError("invoice", invoice_id)
         return invoices[0]
 
     def get_line(self, line_id: str) -> InvoiceLine | None:
-        """The line `line_id`, if it exists."""
+        """The line `line_id`, if it exists (a deleted one too: it carries `deleted_at`)."""
         rows = self._rows(select(INVOICE_LINES).where(INVOICE_LINES.c.id == line_id))
         return _line(rows[0]) if rows else None
+
+    def due_ids(
+        self, now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[tuple[datetime, str]]:
+        """Up to `limit` (collection_at, id) keys of live standard invoices still collecting
+        whose ``collection_at <= now``, in key order, strictly after `after`."""
+        c = INVOICES.c
+        statement = select(c.collection_at, c.id).where(
+            c.status.in_(_COLLECTING), c.collection_at <= now, c.deleted_at.is_(None)
+        )
+        if after is not None:
+            statement = statement.where(tuple_(c.collection_at, c.id) > tuple_(*after))
+        rows = self._rows(statement.order_by(c.collection_at, c.id).limit(limit))
+        return [(due_at, invoice_id) for due_at, invoice_id in rows]
 
     def pending_lines(self, customer_id: str) -> builtins.list[InvoiceLine]:
         """The customer's lines in status ``gathering``, oldest first."""
         c = INVOICE_LINES.c
         rows = self._rows(
             select(INVOICE_LINES)
-            .where(c.customer_id == customer_id, c.status == LineStatus.GATHERING.value)
+            .where(c.customer_id == customer_id, c.status == LineStatus.GATHERING.value, _LIVE_LINE)
             .order_by(c.created_at, c.id)
         )
         return [_line(row) for row in rows]
@@ -106,35 +129,34 @@ class SqlInvoiceRepository(SqlRepository):
         c = INVOICE_LINES.c
         rows = self._rows(
             select(INVOICE_LINES).where(
-                c.charge_id == charge_id, c.status == LineStatus.GATHERING.value
+                c.charge_id == charge_id, c.status == LineStatus.GATHERING.value, _LIVE_LINE
             )
         )
         return _line(rows[0]) if rows else None
 
     def list(self, customer_id: str | None = None) -> builtins.list[Invoice]:
-        """Standard invoices (all, or one customer's), oldest first, with their lines."""
-        where = INVOICES.c.kind == InvoiceKind.STANDARD.value
+        """Live standard invoices (all, or one customer's), oldest first, with their lines."""
+        where: ColumnElement[bool] = and_(
+            INVOICES.c.kind == InvoiceKind.STANDARD.value, INVOICES.c.deleted_at.is_(None)
+        )
         if customer_id is not None:
             where = and_(where, INVOICES.c.customer_id == customer_id)
         return self._load(where, lock=False)
 
     def _load(self, where: ColumnElement[bool], *, lock: bool) -> builtins.list[Invoice]:
-        """The invoices matching `where`, oldest first, with their lines: two queries."""
+        """The invoices matching `where`, oldest first, with their live lines: two queries."""
         invoices = select(INVOICES).where(where).order_by(INVOICES.c.created_at, INVOICES.c.id)
-        invoice_rows = self._rows(invoices.with_for_update() if lock else invoices)
+        invoice_rows = self._rows(invoices.with_for_update(key_share=True) if lock else invoices)
         if not invoice_rows:
             return []
         lines: defaultdict[str, builtins.list[InvoiceLine]] = defaultdict(list)
         for row in self._rows(
             select(INVOICE_LINES)
-            .where(INVOICE_LINES.c.invoice_id.in_(select(INVOICES.c.id).where(where)))
+            .where(INVOICE_LINES.c.invoice_id.in_(select(INVOICES.c.id).where(where)), _LIVE_LINE)
             .order_by(INVOICE_LINES.c.created_at, INVOICE_LINES.c.id)
         ):
             lines[row.invoice_id].append(_line(row))
         return [_invoice(row, lines[row.id]) for row in invoice_rows]
-
-
-_TOTALS = ("amount", "credits_total", "total")
 
 
 def _totals(row: AnyRow) -> Totals:
@@ -149,10 +171,13 @@ def _invoice_values(invoice: Invoice) -> dict[str, Any]:
         "kind": invoice.kind.value,
         "status": None if invoice.status is None else invoice.status.value,
         "collection_at": invoice.collection_at,
+        "auto_approve": invoice.auto_approve,
+        "issued_at": invoice.issued_at,
         "amount": invoice.totals.amount,
         "credits_total": invoice.totals.credits_total,
         "total": invoice.totals.total,
         "created_at": invoice.created_at,
+        "deleted_at": invoice.deleted_at,
     }
 
 
@@ -166,8 +191,11 @@ def _invoice(row: AnyRow, lines: Sequence[InvoiceLine]) -> Invoice:
             kind=InvoiceKind(row.kind),
             status=None if row.status is None else InvoiceStatus(row.status),
             collection_at=row.collection_at,
+            auto_approve=row.auto_approve,
+            issued_at=row.issued_at,
             totals=_totals(row),
             created_at=row.created_at,
+            deleted_at=row.deleted_at,
             lines=list(lines),
         )
 
@@ -187,11 +215,16 @@ def _line_values(line: InvoiceLine) -> dict[str, Any]:
         "invoice_at": line.invoice_at,
         "price": PRICE_ADAPTER.dump_json(line.price).decode(),
         "quantity": line.quantity,
+        "metered_quantity": line.metered_quantity,
+        "pre_line_quantity": line.pre_line_quantity,
+        "detailed_lines": _DETAILED_LINES.dump_json(line.detailed_lines).decode(),
         "credits_applied": _CREDITS_APPLIED.dump_json(line.credits_applied).decode(),
         "amount": line.totals.amount,
         "credits_total": line.totals.credits_total,
         "total": line.totals.total,
+        "collection_period_end": line.collection_period_end,
         "created_at": line.created_at,
+        "deleted_at": line.deleted_at,
     }
 
 
@@ -211,7 +244,12 @@ def _line(row: AnyRow) -> InvoiceLine:
             invoice_at=row.invoice_at,
             price=PRICE_ADAPTER.validate_json(row.price),
             quantity=row.quantity,
+            metered_quantity=row.metered_quantity,
+            pre_line_quantity=row.pre_line_quantity,
+            detailed_lines=_DETAILED_LINES.validate_json(row.detailed_lines),
             credits_applied=_CREDITS_APPLIED.validate_json(row.credits_applied),
             totals=_totals(row),
+            collection_period_end=row.collection_period_end,
             created_at=row.created_at,
+            deleted_at=row.deleted_at,
         )

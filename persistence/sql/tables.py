@@ -1,10 +1,11 @@
 """The SQL tables, as SQLModel ``table=True`` classes: one class per table, columns and indexes.
 
 This module owns the shape of each row as the repositories read and write it. These classes are
-not domain models and never leave `persistence.sql`: `mapping` turns them into validated domain
-models and back. Enums are stored as their string values, money as `ExactDecimal`, instants as
-`UtcDateTime`, prices and other structured values as JSON text. The schema itself is created
-by the Alembic migrations only; these classes must describe exactly what they create.
+not domain models and never leave `persistence.sql`: each aggregate's repository module maps
+their rows to validated domain models and back. Enums are stored as their string values, money
+as `ExactDecimal`, instants as `UtcDateTime`, prices and other structured values as JSON text.
+The schema itself is created by the Alembic migrations only; these classes must describe
+exactly what they create (a test compares them).
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from persistence.sql.types import ExactDecimal, UtcDateTime
@@ -22,7 +33,7 @@ _GATHERING = text("kind = 'gathering'")
 
 
 class CustomerRow(SQLModel, table=True):
-    """A row of ``customers``."""
+    """A row of ``customers``, with the billing profile."""
 
     __tablename__ = "customers"
 
@@ -30,6 +41,8 @@ class CustomerRow(SQLModel, table=True):
     name: str
     currency: str
     collection_interval: str
+    progressive_billing: bool = Field(sa_type=Boolean, sa_column_kwargs={"server_default": false()})
+    auto_approve: bool = Field(sa_type=Boolean, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
@@ -55,7 +68,8 @@ class FeatureRow(SQLModel, table=True):
 
 
 class UsageEventRow(SQLModel, table=True):
-    """A row of ``usage_events``."""
+    """A row of ``usage_events``; `feature_id` is the feature live under the key when the event
+    was recorded (null for events no feature can be matched to)."""
 
     __tablename__ = "usage_events"
     __table_args__ = (
@@ -65,11 +79,18 @@ class UsageEventRow(SQLModel, table=True):
             "feature_key",
             "event_time",
         ),
+        Index(
+            "ix_usage_events_customer_id_feature_id_event_time",
+            "customer_id",
+            "feature_id",
+            "event_time",
+        ),
     )
 
     id: str = Field(primary_key=True)
     customer_id: str = Field(foreign_key="customers.id")
     feature_key: str
+    feature_id: str | None = None
     value: Decimal = Field(sa_type=ExactDecimal)
     event_time: datetime = Field(sa_type=UtcDateTime)
     stored_at: datetime = Field(sa_type=UtcDateTime)
@@ -126,7 +147,8 @@ class ChargeRow(SQLModel, table=True):
 
 
 class RunRow(SQLModel, table=True):
-    """A row of ``charge_usage_based_runs``; `line_id` is unique and nulled with its line."""
+    """A row of ``charge_usage_based_runs``; `line_id` is unique and nulled with its line;
+    `legacy_as_of` keeps the cutoff a version-1 run was rated at (null for later runs)."""
 
     __tablename__ = "charge_usage_based_runs"
     __table_args__ = (
@@ -137,9 +159,11 @@ class RunRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     charge_id: str = Field(foreign_key="charge_usage_based.id")
     type: str
+    initial_type: str
     feature_id: str
-    asof: datetime = Field(sa_type=UtcDateTime)
-    collection_end: datetime = Field(sa_type=UtcDateTime)
+    service_period_to: datetime = Field(sa_type=UtcDateTime)
+    stored_at_lt: datetime = Field(sa_type=UtcDateTime)
+    legacy_as_of: datetime | None = Field(default=None, sa_type=UtcDateTime)
     line_id: str | None = Field(
         default=None,
         sa_column_args=[
@@ -150,17 +174,77 @@ class RunRow(SQLModel, table=True):
             )
         ],
     )
-    meter_value: Decimal = Field(sa_type=ExactDecimal)
+    invoice_id: str | None = Field(
+        default=None,
+        sa_column_args=[
+            ForeignKey(
+                "billing_invoices.id",
+                name="fk_charge_usage_based_runs_invoice_id",
+                ondelete="SET NULL",
+            )
+        ],
+    )
+    metered_quantity: Decimal = Field(sa_type=ExactDecimal)
     amount: Decimal = Field(sa_type=ExactDecimal)
     credits_total: Decimal = Field(sa_type=ExactDecimal)
     total: Decimal = Field(sa_type=ExactDecimal)
+    no_fiat_transaction_required: bool = Field(sa_type=Boolean)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class DetailedLineRow(SQLModel, table=True):
+    """A row of ``charge_usage_based_run_detailed_lines``: one price component of a run's
+    rating, `seq` numbering them in rating order, one per key and run."""
+
+    __tablename__ = "charge_usage_based_run_detailed_lines"
+    __table_args__ = (
+        UniqueConstraint(
+            "run_id", "key", name="ux_charge_usage_based_run_detailed_lines_run_id_key"
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    run_id: str = Field(foreign_key="charge_usage_based_runs.id")
+    seq: int
+    key: str
+    quantity: Decimal = Field(sa_type=ExactDecimal)
+    unit_amount: Decimal = Field(sa_type=ExactDecimal)
+    amount: Decimal = Field(sa_type=ExactDecimal)
+
+
+class InvoiceUsageRow(SQLModel, table=True):
+    """A row of ``charge_usage_based_run_invoice_usages``: what a run's issued line billed."""
+
+    __tablename__ = "charge_usage_based_run_invoice_usages"
+
+    run_id: str = Field(primary_key=True, foreign_key="charge_usage_based_runs.id")
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    credits_total: Decimal = Field(sa_type=ExactDecimal)
+    total: Decimal = Field(sa_type=ExactDecimal)
+    booked_at: datetime = Field(sa_type=UtcDateTime)
+    ledger_reference: str | None = None
+
+
+class PaymentRow(SQLModel, table=True):
+    """A row of ``charge_usage_based_run_payments``: the payment of a run's invoiced total."""
+
+    __tablename__ = "charge_usage_based_run_payments"
+
+    run_id: str = Field(primary_key=True, foreign_key="charge_usage_based_runs.id")
+    status: str
+    amount: Decimal = Field(sa_type=ExactDecimal)
+    authorized_at: datetime = Field(sa_type=UtcDateTime)
+    authorization_reference: str
+    settled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    settlement_reference: str | None = None
 
 
 class AllocationRow(SQLModel, table=True):
     """A row of ``charge_usage_based_run_credit_allocations``.
 
-    `seq` numbers a run's allocations 1, 2, 3... in the order they were added.
+    `seq` numbers a run's allocations 1, 2, 3... in the order they were added; `booked_at` is
+    the accounting date (the end of the period the run bills).
     """
 
     __tablename__ = "charge_usage_based_run_credit_allocations"
@@ -180,6 +264,7 @@ class AllocationRow(SQLModel, table=True):
     corrects_allocation_id: str | None = Field(
         default=None, foreign_key="charge_usage_based_run_credit_allocations.id"
     )
+    booked_at: datetime = Field(sa_type=UtcDateTime)
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
@@ -207,7 +292,8 @@ class TransitionRow(SQLModel, table=True):
 
 
 class InvoiceRow(SQLModel, table=True):
-    """A row of ``billing_invoices``: at most one gathering invoice per customer and currency."""
+    """A row of ``billing_invoices``: at most one gathering invoice per customer and currency;
+    `deleted_at` marks a standard invoice left without lines."""
 
     __tablename__ = "billing_invoices"
     __table_args__ = (
@@ -220,6 +306,7 @@ class InvoiceRow(SQLModel, table=True):
             sqlite_where=_GATHERING,
             postgresql_where=_GATHERING,
         ),
+        Index("ix_billing_invoices_status_collection_at", "status", "collection_at"),
     )
 
     id: str = Field(primary_key=True)
@@ -228,14 +315,18 @@ class InvoiceRow(SQLModel, table=True):
     kind: str
     status: str | None = None
     collection_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    auto_approve: bool = Field(sa_type=Boolean, sa_column_kwargs={"server_default": false()})
+    issued_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     amount: Decimal = Field(sa_type=ExactDecimal)
     credits_total: Decimal = Field(sa_type=ExactDecimal)
     total: Decimal = Field(sa_type=ExactDecimal)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class InvoiceLineRow(SQLModel, table=True):
-    """A row of ``billing_invoice_lines``; deleting its invoice deletes it."""
+    """A row of ``billing_invoice_lines``; deleting its invoice deletes it; `deleted_at` marks a
+    line removed from a draft invoice (kept, so a voided run keeps its `line_id`)."""
 
     __tablename__ = "billing_invoice_lines"
     __table_args__ = (
@@ -257,11 +348,16 @@ class InvoiceLineRow(SQLModel, table=True):
     invoice_at: datetime = Field(sa_type=UtcDateTime)
     price: str = Field(sa_type=Text)
     quantity: Decimal = Field(sa_type=ExactDecimal)
+    metered_quantity: Decimal = Field(sa_type=ExactDecimal)
+    pre_line_quantity: Decimal = Field(sa_type=ExactDecimal)
+    detailed_lines: str = Field(sa_type=Text)
     credits_applied: str = Field(sa_type=Text)
     amount: Decimal = Field(sa_type=ExactDecimal)
     credits_total: Decimal = Field(sa_type=ExactDecimal)
     total: Decimal = Field(sa_type=ExactDecimal)
+    collection_period_end: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 CUSTOMERS: Table = SQLModel.metadata.tables["customers"]
@@ -270,6 +366,9 @@ USAGE_EVENTS: Table = SQLModel.metadata.tables["usage_events"]
 CREDIT_GRANTS: Table = SQLModel.metadata.tables["credit_grants"]
 CHARGES: Table = SQLModel.metadata.tables["charge_usage_based"]
 RUNS: Table = SQLModel.metadata.tables["charge_usage_based_runs"]
+DETAILED_LINES: Table = SQLModel.metadata.tables["charge_usage_based_run_detailed_lines"]
+INVOICE_USAGES: Table = SQLModel.metadata.tables["charge_usage_based_run_invoice_usages"]
+PAYMENTS: Table = SQLModel.metadata.tables["charge_usage_based_run_payments"]
 ALLOCATIONS: Table = SQLModel.metadata.tables["charge_usage_based_run_credit_allocations"]
 TRANSITIONS: Table = SQLModel.metadata.tables["charge_transitions"]
 INVOICES: Table = SQLModel.metadata.tables["billing_invoices"]

@@ -20,18 +20,18 @@ class SqlUsageRepository(SqlRepository):
         self._insert(USAGE_EVENTS, [flat_values(event)])
 
     def total(
-        self, customer_id: str, feature_key: str, period: Period, stored_before: datetime
+        self, customer_id: str, feature_id: str, events: Period, stored_before: datetime
     ) -> Decimal:
-        """Exact sum of values with ``period.start <= event_time < period.end`` and
-        ``stored_at < stored_before``; 0 when there are none."""
+        """Exact sum of the values of feature `feature_id`'s events with ``events.start <=
+        event_time < events.end`` and ``stored_at < stored_before``; 0 when there are none."""
         c = USAGE_EVENTS.c
         sums = self._sum_by(
             c.customer_id,
             c.value,
             c.customer_id == customer_id,
-            c.feature_key == feature_key,
-            c.event_time >= period.start,
-            c.event_time < period.end,
+            c.feature_id == feature_id,
+            c.event_time >= events.start,
+            c.event_time < events.end,
             c.stored_at < stored_before,
         )
         return sums.get(customer_id, ZERO)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,19 +25,30 @@ from domain.runs import RealizationRun
 from domain.statuses import ChargeStatus
 from domain.triggers import Trigger
 from engines import driver
-from engines.credit_source import GrantCreditSource
+from engines.ledger import DatabaseLedger
 from engines.line_engines import LINE_ENGINES
 from engines.operation import Operation
 from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
-from tests.factories import CTI, FEATURE, PERIOD, charge, charge_in, customer, set_status
+from tests.factories import (
+    CTI,
+    FEATURE,
+    PERIOD,
+    charge,
+    charge_in,
+    customer,
+    fire_as_billing,
+    invoice_created,
+    set_status,
+    standard_line,
+)
 
 S = ChargeStatus
 
 
 def invoiced(database: SqlDatabase, app: App, clock: FrozenClock) -> tuple[str, str, str]:
     """A credit_then_invoice charge invoiced on 2026-02-01: (charge id, invoice id, line id)."""
-    charge_id = charge_in(app, database, clock, CTI, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION)
+    charge_id = charge_in(app, database, clock, CTI, S.REALIZATION_WAITING_FOR_COLLECTION)
     [invoice] = app.billing.list_invoices()
     return charge_id, invoice.id, invoice.lines[0].id
 
@@ -72,41 +85,37 @@ def test_invoice_created_with_a_gathering_line_is_refused(
     clock.set("2026-02-01T00:00:00Z")
     before = snapshot()
     with pytest.raises(InvalidTriggerArgumentError, match="gathering line, not a standard line"):
-        app.charges.fire(charge_id, "invoice_created", line_id=gathering.id)
+        fire_as_billing(
+            database,
+            clock,
+            charge_id,
+            Trigger.INVOICE_CREATED,
+            invoice_created(gathering.id, gathering.invoice_id),
+        )
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(
-    ("line_id", "message"),
-    [
-        ("", "non-empty"),
-        ("   ", "non-empty"),
-        (None, "line_id is required"),
-        ("no-such-line", "does not exist"),
-    ],
-)
-def test_invoice_created_with_an_empty_or_unknown_line_id_is_refused(
-    database: SqlDatabase,
-    app: App,
-    clock: FrozenClock,
-    snapshot: Snapshot,
-    line_id: str | None,
-    message: str,
+def test_invoice_created_with_an_unknown_line_or_another_invoice_is_refused(
+    database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
 ) -> None:
     charge_id = charge_in(app, database, clock, CTI, S.ACTIVE)
+    line_id, invoice_id = standard_line(database, charge_id)
     clock.set("2026-02-01T00:00:00Z")
     before = snapshot()
-    arguments = {} if line_id is None else {"line_id": line_id}
-    with pytest.raises(InvalidTriggerArgumentError, match=message) as refused:
-        app.charges.fire(charge_id, "invoice_created", **arguments)
-    assert (refused.value.charge_id, refused.value.status) == (charge_id, "active")
-    assert snapshot() == before
+    for argument, message in (
+        (invoice_created("no-such-line", invoice_id), "does not exist"),
+        (invoice_created(line_id, "another-invoice"), "not 'another-invoice'"),
+    ):
+        with pytest.raises(InvalidTriggerArgumentError, match=message) as refused:
+            fire_as_billing(database, clock, charge_id, Trigger.INVOICE_CREATED, argument)
+        assert (refused.value.charge_id, refused.value.status) == (charge_id, "active")
+        assert snapshot() == before
 
 
 def test_invoice_created_with_another_charges_line_is_refused(
     database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
 ) -> None:
-    _, _, line_id = invoiced(database, app, clock)
+    _, invoice_id, line_id = invoiced(database, app, clock)
     who = app.charges.list()[0].intent.customer_id
     clock.set("2025-12-01T00:00:00Z")
     other = charge(app, who, CTI)
@@ -114,18 +123,26 @@ def test_invoice_created_with_another_charges_line_is_refused(
     app.charges.advance(other.id)
     before = snapshot()
     with pytest.raises(InvalidTriggerArgumentError, match="not this charge"):
-        app.charges.fire(other.id, "invoice_created", line_id=line_id)
+        fire_as_billing(
+            database, clock, other.id, Trigger.INVOICE_CREATED, invoice_created(line_id, invoice_id)
+        )
     assert snapshot() == before
 
 
 def test_invoicing_a_charge_that_already_has_a_current_run_is_refused(
     database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
 ) -> None:
-    charge_id, _, line_id = invoiced(database, app, clock)
+    charge_id, invoice_id, line_id = invoiced(database, app, clock)
     set_status(database, charge_id, S.ACTIVE)
     before = snapshot()
     with pytest.raises(CurrentRunExistsError) as refused:
-        app.charges.fire(charge_id, "invoice_created", line_id=line_id)
+        fire_as_billing(
+            database,
+            clock,
+            charge_id,
+            Trigger.INVOICE_CREATED,
+            invoice_created(line_id, invoice_id),
+        )
     assert refused.value.trigger == "invoice_created"
     assert snapshot() == before
 
@@ -199,14 +216,14 @@ def test_deleting_the_standard_line_sets_the_run_line_id_to_null(
         uow.commit()
     [run] = app.charges.get(charge_id).runs
     assert run.line_id is None
-    assert run.meter_value == 10
+    assert run.metered_quantity == 10
 
 
 def test_collecting_twice_changes_nothing_the_second_time(
     database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
 ) -> None:
     charge_id, invoice_id, line_id = invoiced(database, app, clock)
-    clock.set("2026-02-03T00:00:00Z")
+    clock.set("2026-02-03T00:01:00Z")
     app.billing.advance_invoice(invoice_id)
     before = snapshot()
     assert app.billing.advance_invoice(invoice_id).status is not None
@@ -215,7 +232,7 @@ def test_collecting_twice_changes_nothing_the_second_time(
     # The usage-based engine itself skips lines whose charge can no longer complete collection.
     with database.unit_of_work() as uow:
         invoice = uow.invoices.get(invoice_id)
-        op = Operation(uow, clock.now(), GrantCreditSource(uow))
+        op = Operation(uow, clock.now(), DatabaseLedger(uow))
         engine = LINE_ENGINES[invoice.lines[0].engine]
         assert engine.on_collection_completed(op, invoice, invoice.lines) == invoice.lines
         uow.commit()
@@ -227,13 +244,42 @@ def test_the_invoice_waits_for_its_collection_time(
     database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
     charge_id, invoice_id, _ = invoiced(database, app, clock)
-    clock.set("2026-02-02T23:59:59Z")
+    clock.set("2026-02-03T00:00:59Z")  # the run's cutoff plus the internal minute, less a second
     waiting = app.billing.advance_invoice(invoice_id)
     assert waiting.status is not None and waiting.status.value == "draft.waiting_for_collection"
-    assert app.charges.get(charge_id).state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
-    clock.set("2026-02-03T00:00:00Z")
-    assert app.billing.advance_invoice(invoice_id).status.value == "draft.ready"  # type: ignore[union-attr]
-    assert app.charges.get(charge_id).state.status is S.FINAL_REALIZATION_COMPLETED
+    assert app.charges.get(charge_id).state.status is S.REALIZATION_WAITING_FOR_COLLECTION
+    clock.set("2026-02-03T00:01:00Z")
+    collected = app.billing.advance_invoice(invoice_id)
+    assert collected.status is not None
+    assert collected.status.value == "draft.manual_approval_needed"
+    assert app.charges.get(charge_id).state.status is S.REALIZATION_PROCESSING
+
+
+def test_deleting_a_charge_recomputes_when_its_draft_invoice_collects(
+    app: App, clock: FrozenClock
+) -> None:
+    """The usage line collects a minute after its run's cutoff (2026-02-03 00:01), the plain
+    line at its invoice_at plus P2D (2026-02-03 00:00): without the usage line, the invoice
+    collects when the plain line does, and its totals are the plain line's."""
+    who = customer(app)
+    made = charge(app, who.id, CTI)
+    app.usage.record(who.id, FEATURE, value=10, event_time="2026-01-15T00:00:00Z")
+    app.billing.add_line(
+        who.id,
+        engine="invoicing",
+        name="Support hours",
+        price={"type": "unit", "amount": "45.50"},
+        quantity=2,
+        service_period=PERIOD,
+    )
+    clock.set("2026-02-01T00:00:00Z")
+    [invoice] = app.billing.invoice_pending_lines(who.id)
+    assert invoice.collection_at == datetime(2026, 2, 3, 0, 1, tzinfo=UTC)
+    app.charges.delete(made.id, policy="ignore")
+    kept = app.billing.get_invoice(invoice.id)
+    assert [line.name for line in kept.lines] == ["Support hours"]
+    assert kept.collection_at == datetime(2026, 2, 3, tzinfo=UTC)
+    assert kept.totals.total == Decimal("91.00")
 
 
 def test_an_invoice_mixing_usage_based_flat_fee_and_plain_lines_totals_them(
@@ -297,14 +343,14 @@ def test_usage_based_lines_come_from_charges_only(app: App, snapshot: Snapshot) 
     assert snapshot() == before
 
 
-class ExplodingSource(GrantCreditSource):
+class ExplodingSource(DatabaseLedger):
     def allocate(self, request: Any) -> Any:
         raise RuntimeError("ledger unavailable")
 
 
 @pytest.fixture
 def exploding_app(database_url: str, clock: FrozenClock) -> Iterator[App]:
-    application = open_app(database_url, clock=clock, migrate=False, credit_sources=ExplodingSource)
+    application = open_app(database_url, clock=clock, migrate=False, ledger=ExplodingSource)
     yield application
     application.close()
 
@@ -332,7 +378,7 @@ def test_a_standard_line_without_a_charge_is_refused_by_the_usage_based_engine(
     with database.unit_of_work() as uow:
         invoice = uow.invoices.get(invoice_id)
         orphan = invoice.lines[0].model_copy(update={"charge_id": None})
-        op = Operation(uow, clock.now(), GrantCreditSource(uow))
+        op = Operation(uow, clock.now(), DatabaseLedger(uow))
         with pytest.raises(InvalidLineError, match="charge_id"):
             LINE_ENGINES[orphan.engine].on_standard_invoice_created(op, invoice, [orphan])
 
@@ -392,3 +438,17 @@ def test_a_line_with_a_malformed_service_period_is_refused(
             service_period=service_period,
         )
     assert snapshot() == before
+
+
+def test_the_audit_log_keeps_invoice_created_as_text_and_json(app: App, clock: FrozenClock) -> None:
+    who = customer(app)
+    made = charge(app, who.id, CTI)
+    clock.set("2026-02-01T00:00:00Z")
+    [invoice] = app.billing.invoice_pending_lines(who.id)
+    [created] = [t for t in app.charges.history(made.id) if t.trigger is Trigger.INVOICE_CREATED]
+    assert created.arguments["line_id"] == invoice.lines[0].id
+    assert created.arguments["invoice_id"] == invoice.id
+    assert json.loads(created.arguments["service_period"]) == {
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-02-01T00:00:00Z",
+    }

@@ -23,7 +23,17 @@ from domain.errors import (
 from domain.statuses import ChargeStatus
 from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
-from tests.factories import CO, CTI, FEATURE, PERIOD, UNIT_1, charge, charge_in, customer
+from tests.factories import (
+    CO,
+    CTI,
+    FEATURE,
+    PERIOD,
+    UNIT_1,
+    charge,
+    charge_in,
+    customer,
+    legacy_usage,
+)
 
 S = ChargeStatus
 
@@ -136,19 +146,19 @@ def test_advance_due_walks_every_due_charge_in_batches(app: App, clock: FrozenCl
     report = app.charges.advance_due(batch_size=2)
     assert sorted(report.advanced) == sorted([*made, billed])
     assert report.failed == {}
-    assert {app.charges.get(i).state.status for i in made} == {
-        S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
-    }
+    assert {app.charges.get(i).state.status for i in made} == {S.REALIZATION_WAITING_FOR_COLLECTION}
     assert app.charges.get(billed).state.status is S.ACTIVE
     assert app.charges.advance_due(batch_size=2).advanced == []
 
 
-def test_advance_due_reports_a_failing_charge_and_goes_on(app: App, clock: FrozenClock) -> None:
+def test_advance_due_reports_a_failing_charge_and_goes_on(
+    database: SqlDatabase, app: App, clock: FrozenClock
+) -> None:
     who, other = customer(app), customer(app, feature=False)
     clock.set("2026-01-01T00:00:00Z")
     bad = charge(app, other.id, CO).id
     good = charge(app, who.id, CO).id
-    app.usage.record(other.id, FEATURE, value=-5, event_time="2026-01-02T00:00:00Z")
+    legacy_usage(database, other.id, "-5", "2026-01-02T00:00:00Z")
     clock.set("2026-02-01T00:00:00Z")
     report = app.charges.advance_due()
     assert report.advanced == [good]
@@ -254,17 +264,21 @@ def test_an_unknown_status_or_mode_in_the_database_is_rejected_on_load(
     assert rejected.value.record_id == charge_id
 
 
-def test_a_status_outside_its_mode_machine_is_rejected_when_bound(
+def test_a_status_outside_its_mode_machine_is_rejected_on_load(
     database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, database, clock, CTI, S.ACTIVE)
+    charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     with database.engine.begin() as connection:
         connection.execute(
-            sa.text("UPDATE charge_usage_based SET status = 'final' WHERE id = :id"),
+            sa.text(
+                "UPDATE charge_usage_based SET status = 'active.awaiting_payment_settlement'"
+                " WHERE id = :id"
+            ),
             {"id": charge_id},
         )
-    with pytest.raises(CorruptRecordError, match="credit_then_invoice"):
-        app.charges.advance(charge_id)
+    for load in (lambda: app.charges.get(charge_id), app.charges.list):
+        with pytest.raises(CorruptRecordError, match="does not exist in the credit_only machine"):
+            load()
 
 
 def test_an_error_during_activation_names_the_status_the_transition_started_from(
@@ -272,7 +286,7 @@ def test_an_error_during_activation_names_the_status_the_transition_started_from
 ) -> None:
     charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     who = app.charges.get(charge_id).intent.customer_id
-    app.usage.record(who, FEATURE, value=-50, event_time="2026-01-20T00:00:00Z")
+    legacy_usage(database, who, "-50", "2026-01-20T00:00:00Z")
     clock.set("2026-02-01T12:00:00Z")
     before = snapshot()
     with pytest.raises(NegativeTotalError) as refused:
@@ -284,13 +298,13 @@ def test_an_error_during_activation_names_the_status_the_transition_started_from
 
 
 def test_advance_due_tells_the_caller_about_every_charge_it_visits(
-    app: App, clock: FrozenClock
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
     who, other = customer(app), customer(app, feature=False)
     clock.set("2026-01-01T00:00:00Z")
     good = charge(app, who.id, CO).id
     bad = charge(app, other.id, CO).id
-    app.usage.record(other.id, FEATURE, value=-5, event_time="2026-01-02T00:00:00Z")
+    legacy_usage(database, other.id, "-5", "2026-01-02T00:00:00Z")
     clock.set("2026-02-01T00:00:00Z")
     visited: list[str] = []
     report = app.charges.advance_due(batch_size=1, visited=visited.append)

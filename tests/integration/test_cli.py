@@ -67,21 +67,41 @@ def test_a_credit_then_invoice_charge_from_the_terminal(cli: Cli) -> None:
     assert line["totals"] == {"amount": "10.00", "credits_total": "5.00", "total": "5.00"}
     shown = cli.json("charges", "show", charge["id"])
     assert shown["runs"][0]["line_id"] == line["id"]
-    assert shown["state"]["status"] == "active.final_realization.waiting_for_collection"
+    assert shown["state"]["status"] == "active.realization.waiting_for_collection"
 
-    collected = cli.json("invoices", "advance", invoice["id"], now="2026-02-03T00:00:00Z")
-    assert collected["status"] == "draft.ready"
-    assert cli.json("invoices", "show", invoice["id"])["totals"]["total"] == "5.00"
+    swept = cli.json("invoices", "advance", "--due", now="2026-02-03T00:01:00Z")
+    assert swept == {"advanced": [invoice["id"]], "failed": {}}
+    assert cli.json("invoices", "show", invoice["id"])["status"] == "draft.manual_approval_needed"
+    approved = cli.json("invoices", "approve", invoice["id"], now="2026-02-03T00:01:00Z")
+    assert (approved["status"], approved["totals"]["total"]) == (
+        "payment_processing.pending",
+        "5.00",
+    )
+    authorized = cli.json("invoices", "pay", invoice["id"], "--authorized")
+    assert authorized["status"] == "payment_processing.authorized"
+    assert cli.json("invoices", "pay", invoice["id"])["status"] == "paid"
     assert [r["to_status"] for r in cli.json("charges", "history", charge["id"])] == [
         "active",
-        "active.final_realization.started",
-        "active.final_realization.waiting_for_collection",
-        "active.final_realization.processing",
-        "active.final_realization.completed",
+        "active.realization.started",
+        "active.realization.waiting_for_collection",
+        "active.realization.processing",
+        "active.realization.issuing",
+        "active.realization.completed",
+        "active.awaiting_payment_settlement",
+        "final",
     ]
     code, stdout, _ = cli.run("invoices", "list")
     assert code == 0
     assert invoice["id"] in stdout
+
+
+def test_a_customers_billing_profile_is_set_and_changed_from_the_terminal(cli: Cli) -> None:
+    customer = cli.customer("--progressive-billing")
+    shown = cli.json("customers", "update", customer, "--auto-approve")
+    assert (shown["progressive_billing"], shown["auto_approve"]) == (True, True)
+    code, stdout, _ = cli.run("customers", "update", customer, "--no-progressive-billing")
+    assert code == 0
+    assert "progressive billing False, auto approve True" in stdout
 
 
 def test_bulk_advance_shows_progress_and_a_summary(cli: Cli) -> None:
@@ -120,6 +140,9 @@ def test_a_user_error_prints_one_line_and_exits_1(cli: Cli, args: list[str], mes
 
 def test_a_refused_trigger_names_charge_status_and_trigger(cli: Cli) -> None:
     charge = cli.charge(cli.customer(), "credit_only", UNIT)["id"]
+    code, _, stderr = cli.run("charges", "fire", charge, "next", "--arg", "foo=bar")
+    assert code == 1
+    assert f"invalid trigger argument: charge '{charge}' in status 'created'" in stderr
     code, _, stderr = cli.run("charges", "fire", charge, "invoice_created", "--arg", "line_id=l")
     assert code == 1
     assert f"trigger not permitted: charge '{charge}' in status 'created'" in stderr
@@ -168,7 +191,7 @@ def test_scenario_run_prints_each_step_and_passes(
     assert main(["scenario", "run", str(path), "--database", database_url]) == 0
     printed = capsys.readouterr().out
     assert "step 1 create_customer" in printed
-    assert "active.final_realization.completed" in printed
+    assert "final" in printed
     assert "passed" in printed
 
 
@@ -176,13 +199,13 @@ def test_scenario_run_fails_with_a_readable_diff(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (SCENARIOS / "credit_only_worked_example.yaml").read_text()
-    assert "meter_value: 11" in text
+    assert "metered_quantity: 8" in text
     wrong = tmp_path / "wrong.yaml"
-    wrong.write_text(text.replace("meter_value: 11", "meter_value: 12"))
+    wrong.write_text(text.replace("metered_quantity: 8", "metered_quantity: 9"))
     assert main(["scenario", "run", str(wrong)]) == 1
     failure = capsys.readouterr().err
     assert "FAILED" in failure
-    assert "meter_value: expected 12, got 11" in failure
+    assert "metered_quantity: expected 9, got 8" in failure
 
 
 def test_a_malformed_scenario_names_the_step_and_field(
@@ -206,7 +229,8 @@ def test_a_malformed_scenario_names_the_step_and_field(
 def test_user_text_is_printed_as_written_never_read_as_markup(cli: Cli) -> None:
     code, created, _ = cli.run("customers", "create", "--name", "[bold]abc", "--currency", "USD")
     assert code == 0
-    customer = created.split()[-1]
+    assert " [bold]abc: " in created
+    customer = created.split()[1]
     assert cli.run("features", "create", "--key", "k[/]", "--name", "[red]x[/]")[0] == 0
     cli.json("charges", "create", "--customer", customer, "--feature", "k[/]", *PERIOD,
              "--mode", "credit_then_invoice", "--price", UNIT)  # fmt: skip

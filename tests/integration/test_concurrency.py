@@ -11,15 +11,19 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError, open_app
+from domain.invoices import InvoiceStatus
 from domain.statuses import ChargeStatus
-from engines.credit_source import AllocationDraft, AllocationRequest, GrantCreditSource
+from engines.ledger import AllocationDraft, AllocationRequest, DatabaseLedger
 from persistence.sql import SqlDatabase
 from tests.databases import postgres_database
 from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
@@ -29,38 +33,89 @@ TRIALS = int(os.environ.get("CHARGEFLOW_CONCURRENCY_TRIALS", "2"))
 _SPAWN = multiprocessing.get_context("spawn")
 
 
+def run_threads(targets: dict[str, Callable[[], object]]) -> list[BaseException]:
+    """Run each target in its own thread, named by its key, and wait for all of them; what
+    they raised (surfaced in the test's thread)."""
+    errors: list[BaseException] = []
+
+    def call(target: Callable[[], object]) -> None:
+        try:
+            target()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=call, args=(t,), name=n) for n, t in targets.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
 def test_two_concurrent_advances_of_one_charge_create_one_run(
     database: SqlDatabase, app: App, clock: FrozenClock, database_url: str
 ) -> None:
-    """PostgreSQL: the second waits on ``SELECT ... FOR UPDATE``; SQLite: on the write
+    """PostgreSQL: the second waits on ``SELECT ... FOR NO KEY UPDATE``; SQLite: on the write
     transaction. Either way it then finds the charge already realized."""
     charge_id = charge_in(app, database, clock, CO, S.ACTIVE)
     clock.set("2026-02-01T12:00:00Z")
     apps = [open_app(database_url, clock=clock, migrate=False) for _ in range(2)]
     start = threading.Barrier(2)
     moved: list[bool] = []
-    errors: list[BaseException] = []
 
     def advance(worker: App) -> None:
         start.wait()
-        try:
-            moved.append(bool(worker.charges.advance(charge_id)))
-        except BaseException as error:  # surfaced below, in the test's thread
-            errors.append(error)
+        moved.append(bool(worker.charges.advance(charge_id)))
 
-    threads = [threading.Thread(target=advance, args=(worker,)) for worker in apps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    for worker in apps:
-        worker.close()
+    try:
+        errors = run_threads({f"advancer-{n}": partial(advance, w) for n, w in enumerate(apps)})
+    finally:
+        for worker in apps:
+            worker.close()
 
     assert errors == []
     assert sorted(moved) == [False, True]
     stored = app.charges.get(charge_id)
-    assert stored.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+    assert stored.state.status is S.REALIZATION_WAITING_FOR_COLLECTION
     assert len(stored.runs) == 1
+
+
+def test_deleting_a_charge_while_its_invoice_is_approved_never_deadlocks(
+    database: SqlDatabase, app: App, clock: FrozenClock, database_url: str
+) -> None:
+    """Approving locks the invoice, then its charges; deleting a credit_then_invoice charge
+    takes the invoice's lock before the charge's, so the two queue instead of deadlocking.
+    The approval is held for a second between its two locks while the delete starts."""
+    charge_id = charge_in(app, database, clock, CTI, S.REALIZATION_PROCESSING)
+    [invoice] = app.billing.list_invoices()
+    approver, deleter = (open_app(database_url, clock=clock, migrate=False) for _ in range(2))
+    approver_holds_invoice = threading.Event()
+
+    def hold_between_locks(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        first = not approver_holds_invoice.is_set()
+        in_approver = threading.current_thread().name == "approver"
+        if first and in_approver and "FROM charge_usage_based" in statement:
+            approver_holds_invoice.set()
+            time.sleep(1.0)
+
+    def delete() -> None:
+        approver_holds_invoice.wait(timeout=10)
+        deleter.charges.delete(charge_id, policy="ignore")
+
+    event.listen(Engine, "before_cursor_execute", hold_between_locks)
+    try:
+        errors = run_threads(
+            {"approver": lambda: approver.billing.approve_invoice(invoice.id), "deleter": delete}
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", hold_between_locks)
+        approver.close()
+        deleter.close()
+
+    assert errors == []
+    assert approver_holds_invoice.is_set()
+    assert app.charges.get(charge_id).state.status is S.DELETED
+    assert app.billing.get_invoice(invoice.id).status is InvoiceStatus.PAYMENT_PENDING
 
 
 # --- real processes ----------------------------------------------------------------------------
@@ -92,7 +147,7 @@ def _invoice(url: str, now: str, customer_id: str, barrier: Barrier, results: An
         app.close()
 
 
-class _SlowGrants(GrantCreditSource):
+class _SlowGrants(DatabaseLedger):
     """The default credit source, pausing between reading the balance and the draw being
     written, so that two unguarded draws would surely read the same balance."""
 
@@ -103,7 +158,7 @@ class _SlowGrants(GrantCreditSource):
 
 
 def _advance(url: str, now: str, charge_id: str, barrier: Barrier, results: Any) -> None:
-    app = open_app(url, clock=FrozenClock(now), migrate=False, credit_sources=_SlowGrants)
+    app = open_app(url, clock=FrozenClock(now), migrate=False, ledger=_SlowGrants)
     try:
         barrier.wait()
         app.charges.advance(charge_id)
@@ -159,13 +214,13 @@ def test_four_workers_sweeping_the_same_due_charges_realize_each_exactly_once(
     assert sorted(advanced) == sorted(made)  # each charge moved by exactly one worker
     for charge_id in made:
         stored = app.charges.get(charge_id)
-        assert stored.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+        assert stored.state.status is S.REALIZATION_WAITING_FOR_COLLECTION
         assert len(stored.runs) == 1
         history = [(r.from_status.value, r.to_status.value) for r in app.charges.history(charge_id)]
         assert history == [
             ("created", "active"),
-            ("active", "active.final_realization.started"),
-            ("active.final_realization.started", "active.final_realization.waiting_for_collection"),
+            ("active", "active.realization.started"),
+            ("active.realization.started", "active.realization.waiting_for_collection"),
         ]
 
 

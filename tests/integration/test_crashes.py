@@ -1,9 +1,10 @@
 """A crash between two steps loses nothing and a retry never duplicates.
 
 For each operation (create, advance, advance_due, invoice_pending_lines, advance_invoice,
-delete), the same world is rebuilt and the operation is crashed once at every point it touches
-the database: before each SQL statement, and before and after each commit. The crash is a
-`BaseException` (like a killed process, it gets past every ``except Exception``). Then the
+delete, approve_invoice, record_payment), the same world is rebuilt and the operation is
+crashed once at every point it touches the database: before each SQL statement, and before
+and after each commit. The crash is a `BaseException` (like a killed process, it gets past
+every ``except Exception``). Then the
 operation is run again without faults, and the end state must equal that of a run that never
 crashed, with the invariants kept: one run per line, a run's credits are the sum of its
 allocations, totals balance, and the audit log replays each charge's status changes.
@@ -26,6 +27,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError
+from domain.invoices import InvoiceStatus
 from domain.statuses import ChargeStatus
 from persistence.sql import SqlDatabase
 from persistence.sql.database import SqlUnitOfWork
@@ -135,6 +137,34 @@ def act_advance_invoice(app: App, world: World) -> object:
     return app.billing.advance_invoice(world.invoice_id)
 
 
+def setup_approval(app: App, clock: FrozenClock) -> World:
+    world = setup_collection(app, clock)
+    app.billing.advance_invoice(world.invoice_id)
+    return world
+
+
+def act_approve(app: App, world: World) -> object:
+    """Approve the invoice; a retrying caller skips it once it is no longer waiting."""
+    invoice = app.billing.get_invoice(world.invoice_id)
+    if invoice.status is InvoiceStatus.DRAFT_MANUAL_APPROVAL_NEEDED:
+        return app.billing.approve_invoice(world.invoice_id)
+    return invoice
+
+
+def setup_payment(app: App, clock: FrozenClock) -> World:
+    world = setup_approval(app, clock)
+    app.billing.approve_invoice(world.invoice_id)
+    return world
+
+
+def act_pay(app: App, world: World) -> object:
+    """Record the payment; a retrying caller skips it once the invoice is paid."""
+    invoice = app.billing.get_invoice(world.invoice_id)
+    if invoice.status is not InvoiceStatus.PAID:
+        return app.billing.record_payment(world.invoice_id, "paid")
+    return invoice
+
+
 def setup_delete(app: App, clock: FrozenClock) -> World:
     world = _base(app, clock, (CO, CTI))
     clock.set("2026-02-03T00:01:00Z")
@@ -158,6 +188,8 @@ OPERATIONS: dict[str, tuple[Setup, Act]] = {
     "invoice_pending_lines": (setup_invoicing, act_invoice),
     "advance_invoice": (setup_collection, act_advance_invoice),
     "delete": (setup_delete, act_delete),
+    "approve_invoice": (setup_approval, act_approve),
+    "record_payment": (setup_payment, act_pay),
 }
 
 
@@ -228,7 +260,12 @@ def state(app: App, world: World) -> dict[str, Any]:
                 "runs": [
                     {
                         "id": name(run.id),
-                        "meter": run.meter_value,
+                        "type": run.type,
+                        "metered": run.metered_quantity,
+                        "lines": run.detailed_lines,
+                        "usage": run.invoice_usage and run.invoice_usage.totals,
+                        "payment": run.payment and run.payment.status,
+                        "voided": run.deleted_at,
                         "totals": run.totals,
                         "line": name(run.line_id),
                         "allocations": [(a.amount, name(a.grant_id)) for a in run.allocations],

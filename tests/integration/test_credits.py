@@ -15,24 +15,24 @@ from domain.errors import (
 )
 from domain.statuses import ChargeStatus
 from engines import credits
-from engines.credit_source import (
+from engines.ledger import (
     AllocationDraft,
     AllocationMode,
     AllocationRequest,
     CorrectionDraft,
     CorrectionRequest,
-    GrantCreditSource,
+    DatabaseLedger,
 )
 from engines.operation import Operation
 from persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
-from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
+from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer, legacy_usage
 
 S = ChargeStatus
 
 
 class ScriptedSource:
-    """A credit source that answers as told and remembers what it was asked."""
+    """A ledger that answers as told and remembers what credit it was asked for."""
 
     def __init__(self, allocate_factor: Decimal = Decimal(1), correct_extra: Decimal = Decimal(0)):
         self.allocate_factor = allocate_factor
@@ -48,6 +48,15 @@ class ScriptedSource:
         first, *rest = request.corrections
         return [CorrectionDraft(first.allocation, first.amount + self.correct_extra), *rest]
 
+    def invoice_usage_accrued(self, *facts: object) -> str:
+        return "scripted-accrual"
+
+    def payment_authorized(self, *facts: object) -> str:
+        return "scripted-authorization"
+
+    def payment_settled(self, *facts: object) -> str:
+        return "scripted-settlement"
+
 
 @pytest.fixture
 def scripted() -> ScriptedSource:
@@ -56,9 +65,7 @@ def scripted() -> ScriptedSource:
 
 @pytest.fixture
 def scripted_app(database_url: str, clock: FrozenClock, scripted: ScriptedSource) -> Iterator[App]:
-    application = open_app(
-        database_url, clock=clock, migrate=False, credit_sources=lambda _: scripted
-    )
+    application = open_app(database_url, clock=clock, migrate=False, ledger=lambda _: scripted)
     yield application
     application.close()
 
@@ -131,9 +138,7 @@ def test_a_zero_amount_never_calls_the_credit_source(
 def test_mode_none_never_calls_the_credit_source(
     database: SqlDatabase, scripted_app: App, clock: FrozenClock, scripted: ScriptedSource
 ) -> None:
-    charge_id = charge_in(
-        scripted_app, database, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
-    )
+    charge_id = charge_in(scripted_app, database, clock, CO, S.REALIZATION_WAITING_FOR_COLLECTION)
     with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
         op = Operation(uow, clock.now(), scripted)
@@ -232,8 +237,8 @@ def test_delete_with_ignore_keeps_the_credits_consumed(
     assert app.credits.balance(who) == Decimal(-10)
 
 
-def test_collection_with_less_usage_corrects_credits_down_never_up(
-    app: App, clock: FrozenClock
+def test_collection_with_less_usage_corrects_credits_down_newest_first(
+    database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
     who = customer(app)
     app.credits.grant(who.id, amount="5.00")
@@ -241,14 +246,8 @@ def test_collection_with_less_usage_corrects_credits_down_never_up(
     app.usage.record(who.id, FEATURE, value=100, event_time="2026-01-15T00:00:00Z")
     clock.set("2026-02-01T00:00:00Z")
     [invoice] = app.billing.invoice_pending_lines(who.id)
-    app.usage.record(
-        who.id,
-        FEATURE,
-        value=-80,
-        event_time="2026-01-15T00:00:00Z",
-        stored_at="2026-02-02T00:00:00Z",
-    )
-    clock.set("2026-02-03T00:00:00Z")
+    legacy_usage(database, who.id, "-80", "2026-01-15T00:00:00Z", "2026-02-02T00:00:00Z")
+    clock.set("2026-02-03T00:01:00Z")
     app.billing.advance_invoice(invoice.id)
     [run] = app.charges.get(made.id).runs
     assert [a.amount for a in run.allocations] == [Decimal("5.00"), Decimal("-3.00")]
@@ -257,16 +256,42 @@ def test_collection_with_less_usage_corrects_credits_down_never_up(
         Decimal("2.00"),
         Decimal("0.00"),
     )
+    assert run.no_fiat_transaction_required
     assert app.credits.balance(who.id) == Decimal("3.00")
+
+
+def test_collection_tops_credits_up_from_credit_granted_since(app: App, clock: FrozenClock) -> None:
+    who = customer(app)
+    app.credits.grant(who.id, amount="1.00")
+    made = charge(app, who.id, CTI)
+    app.usage.record(who.id, FEATURE, value=100, event_time="2026-01-15T00:00:00Z")
+    clock.set("2026-02-01T00:00:00Z")
+    [invoice] = app.billing.invoice_pending_lines(who.id)
+    app.credits.grant(who.id, amount="20.00")
+    clock.set("2026-02-03T00:01:00Z")
+    app.billing.advance_invoice(invoice.id)
+    [run] = app.charges.get(made.id).runs
+    assert [a.amount for a in run.allocations] == [Decimal("1.00"), Decimal("9.00")]
+    assert (run.totals.credits_total, run.totals.total) == (Decimal("10.00"), Decimal("0.00"))
+    assert [a.booked_at for a in run.allocations] == [run.service_period_to] * 2
+    assert app.credits.balance(who.id) == Decimal("11.00")
+
+
+def test_a_grant_counts_only_from_when_it_is_granted(app: App, clock: FrozenClock) -> None:
+    who = customer(app)
+    app.credits.grant(who.id, amount="5.00", granted_at="2026-03-01T00:00:00Z")
+    assert app.credits.balance(who.id) == Decimal(0)
+    clock.set("2026-03-01T00:00:00Z")
+    assert app.credits.balance(who.id) == Decimal("5.00")
 
 
 def test_a_correction_beyond_what_remains_is_insufficient_funds(
     database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
-    charge_id = charge_in(app, database, clock, CO, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION)
+    charge_id = charge_in(app, database, clock, CO, S.REALIZATION_WAITING_FOR_COLLECTION)
     with database.unit_of_work() as uow:
         stored = uow.charges.get(charge_id)
-        op = Operation(uow, clock.now(), GrantCreditSource(uow))
+        op = Operation(uow, clock.now(), DatabaseLedger(uow))
         with pytest.raises(InsufficientFundsError) as refused:
             credits.correct(op, stored, stored.runs[0], Decimal("10.01"), None)
     assert (refused.value.asked, refused.value.remaining) == (Decimal("10.01"), Decimal(10))

@@ -6,21 +6,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from pydantic import ValidationError
 
 from chargeflow import App, FrozenClock, UnappliedEffectsError
 from domain.charge import UsageBasedCharge
 from domain.effects import DeleteGatheringLine, InvoiceEffect
 from domain.errors import InvalidTriggerArgumentError
 from domain.statuses import ChargeStatus
-from domain.triggers import Delete, DeletePolicy, Trigger, TriggerArgument
+from domain.triggers import (
+    Delete,
+    DeletePolicy,
+    InvoiceCreated,
+    InvoiceIssued,
+    Trigger,
+    TriggerArgument,
+)
 from engines import charge_lifecycle, driver, invoice_effects
 from engines.charge_lifecycle import CHARGES, ChargeLifecycle
-from engines.credit_source import GrantCreditSource
+from engines.ledger import DatabaseLedger
 from engines.operation import Operation, Operations
 from persistence.sql import SqlDatabase
 from statemachines.actions import ChargeAction
 from tests.conftest import Snapshot
-from tests.factories import CO, CTI, charge, charge_in, customer
+from tests.factories import CO, CTI, PERIOD, charge, charge_in, customer
 
 S = ChargeStatus
 
@@ -32,15 +40,19 @@ def test_an_invoice_is_driven_and_audited_in_the_same_log_as_charges(
     charge(app, who.id, CTI)
     clock.set("2026-02-01T00:00:00Z")
     [invoice] = app.billing.invoice_pending_lines(who.id)
-    clock.set("2026-02-03T00:00:00Z")
+    collected_at = "2026-02-03T00:01:00Z"
+    clock.set(collected_at)
     app.billing.advance_invoice(invoice.id)
+    app.billing.approve_invoice(invoice.id)  # nothing was used: paid on issue
     assert [
         (record.from_status.value, record.trigger.value, record.to_status.value, record.at)
         for record in app.billing.history(invoice.id)
     ] == [
         ("draft.created", "next", "draft.waiting_for_collection", clock.now()),
         ("draft.waiting_for_collection", "next", "draft.collecting", clock.now()),
-        ("draft.collecting", "next", "draft.ready", clock.now()),
+        ("draft.collecting", "next", "draft.manual_approval_needed", clock.now()),
+        ("draft.manual_approval_needed", "approve", "issuing", clock.now()),
+        ("issuing", "next", "paid", clock.now()),
     ]
 
 
@@ -77,7 +89,7 @@ def test_effects_stop_the_advance_and_must_be_applied_before_it_goes_on(
     who = customer(app)
     made = charge(app, who.id, CTI)
     clock.set("2026-02-01T12:00:00Z")
-    operations = Operations(database.unit_of_work, clock, GrantCreditSource)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
     with operations() as op:
         stored = op.uow.charges.get(made.id, lock=True)
         assert driver.advance(op, _EffectOnNext(), stored)
@@ -99,7 +111,7 @@ def test_an_operation_left_with_effects_unapplied_commits_nothing(
     made = charge(app, who.id, CTI)
     clock.set("2026-01-01T00:00:00Z")
     before = snapshot()
-    operations = Operations(database.unit_of_work, clock, GrantCreditSource)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
     with pytest.raises(UnappliedEffectsError), operations() as op:
         driver.advance(op, _EffectOnNext(), op.uow.charges.get(made.id, lock=True))
     assert snapshot() == before
@@ -111,7 +123,7 @@ def test_the_charge_lifecycle_applies_effects_between_steps(
     who = customer(app)
     made = charge(app, who.id, CTI)
     clock.set("2026-01-01T00:00:00Z")
-    operations = Operations(database.unit_of_work, clock, GrantCreditSource)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
     with operations() as op:
         stored = op.uow.charges.get(made.id, lock=True)
         charge_lifecycle.fire(op, stored, Trigger.DELETE, Delete(policy=DeletePolicy.IGNORE))
@@ -126,7 +138,6 @@ def test_the_charge_lifecycle_applies_effects_between_steps(
         ("delete", {"policy": "sometimes"}, "policy must be one of ['correct', 'ignore']"),
         ("delete", {"policy": "ignore", "foo": "bar"}, "foo is not an argument of delete"),
         ("next", {"foo": "bar"}, "next takes no argument, got foo"),
-        ("invoice_created", {"line_id": " "}, "line_id must be a non-empty id"),
     ],
 )
 def test_trigger_arguments_are_validated_before_the_machine_is_asked(
@@ -146,3 +157,19 @@ def test_trigger_arguments_are_validated_before_the_machine_is_asked(
     assert (refused.value.status, refused.value.trigger) == ("created", trigger)
     assert snapshot() == before
     assert app.charges.history(charge_id) == []
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (InvoiceCreated, {"line_id": " ", "invoice_id": "i", "service_period": PERIOD}),
+        (InvoiceCreated, {"line_id": "l", "invoice_id": "i"}),
+        (InvoiceCreated, {"line_id": "l", "invoice_id": "i", "service_period": PERIOD, "x": 1}),
+        (InvoiceIssued, {"line_id": "l", "invoice_id": ""}),
+    ],
+)
+def test_billing_trigger_arguments_refuse_a_missing_extra_or_empty_field(
+    model: type[TriggerArgument], fields: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(fields)

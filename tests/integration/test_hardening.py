@@ -15,6 +15,7 @@ from chargeflow import (
     InvalidInputError,
     NoLinesToInvoiceError,
 )
+from domain.runs import DetailedLine
 from domain.statuses import ChargeStatus
 from engines import charge_lifecycle, rating
 from persistence.sql import SqlDatabase
@@ -72,7 +73,7 @@ def test_a_charge_whose_feature_was_archived_is_left_behind_and_the_rest_is_bill
     assert left.charge_id == orphaned.id
     assert "NotFoundError" in left.reason and FEATURE in left.reason
     assert app.charges.get(orphaned.id).state.status is S.CREATED
-    assert app.charges.get(kept.id).state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+    assert app.charges.get(kept.id).state.status is S.REALIZATION_WAITING_FOR_COLLECTION
 
 
 def test_a_rating_out_of_range_is_refused_with_a_typed_error_and_isolated(
@@ -101,16 +102,16 @@ def test_an_unexpected_error_on_one_charge_is_reported_and_the_sweep_goes_on(
     who = customer(app)
     clock.set("2026-01-01T00:00:00Z")
     first, second = charge(app, who.id, CO), charge(app, who.id, CO)
-    real_rate = rating.rate
+    real_rate = rating.rate_lines
     prices = iter([RuntimeError("disk on fire")])
 
-    def flaky(*args: object) -> Decimal:
+    def flaky(*args: object) -> tuple[DetailedLine, ...]:
         failure = next(prices, None)
         if failure is not None:
             raise failure
         return real_rate(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("engines.runs.rate", flaky)
+    monkeypatch.setattr("engines.runs.rate_lines", flaky)
     clock.set("2026-02-01T12:00:00Z")
 
     report = app.charges.advance_due()

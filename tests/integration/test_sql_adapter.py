@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import count
 from typing import Any
 from uuid import uuid4
 
@@ -35,10 +36,11 @@ from domain.invoices import (
 )
 from domain.periods import Period
 from domain.prices import PackagePrice, Price, Tier, TieredGraduatedPrice, UnitPrice
-from domain.runs import RealizationRun, RunType, Totals
+from domain.runs import DetailedLine, RealizationRun, RunType, Totals
 from domain.statuses import ChargeStatus
 from domain.triggers import Trigger
 from domain.usage import UsageEvent
+from persistence.ports import UnitOfWork
 from persistence.sql import SqlDatabase
 from persistence.sql.schema import VERSION_TABLE
 from persistence.sql.tables import CustomerRow
@@ -56,8 +58,14 @@ CORE_TABLES = {
     "charge_usage_based_run_credit_allocations",
     "charge_transitions",
 }
-ALL_TABLES = CORE_TABLES | {"billing_invoices", "billing_invoice_lines"}
-HEAD = "0005_charge_reference"
+ALL_TABLES = CORE_TABLES | {
+    "billing_invoices",
+    "billing_invoice_lines",
+    "charge_usage_based_run_detailed_lines",
+    "charge_usage_based_run_invoice_usages",
+    "charge_usage_based_run_payments",
+}
+HEAD = "0008_status_consolidation"
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -118,12 +126,22 @@ def a_run(
         id=run_id,
         charge_id=charge_id,
         type=RunType.FINAL_REALIZATION,
+        initial_type=RunType.FINAL_REALIZATION,
         feature_id="feat_1",
-        as_of=JAN.end,
-        collection_end=JAN.end + timedelta(days=2),
+        service_period_to=JAN.end,
+        stored_at_lt=JAN.end + timedelta(days=2),
         line_id=line_id,
-        meter_value=Decimal("100"),
+        invoice_id="inv_1" if line_id else None,
+        metered_quantity=Decimal("100"),
         totals=Totals.of(Decimal(amount), Decimal(credits)),
+        detailed_lines=(
+            DetailedLine(
+                key="unit",
+                quantity=Decimal(100),
+                unit_amount=Decimal(amount) / 100,
+                amount=Decimal(amount),
+            ),
+        ),
         created_at=created_at,
     )
 
@@ -143,8 +161,17 @@ def an_allocation(
         amount=Decimal(amount),
         grant_id=grant_id,
         corrects_allocation_id=corrects,
+        booked_at=JAN.end,
         created_at=JAN.end,
     )
+
+
+_SEQ = count(1)
+
+
+def add_allocation(uow: UnitOfWork, allocation: CreditAllocation) -> None:
+    """Append `allocation` after every allocation added before it (`seq` always grows)."""
+    uow.charges.add_allocation(allocation, next(_SEQ))
 
 
 def a_grant(grant_id: str, amount: str, granted_at: datetime) -> CreditGrant:
@@ -230,7 +257,7 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
     seed_charge(empty_db, with_line=True)
     with empty_db.unit_of_work() as uow:
         uow.charges.add_run(a_run(line_id="line_1"))
-        uow.charges.add_allocation(an_allocation("1.00"))
+        add_allocation(uow, an_allocation("1.00"))
         uow.commit()
 
     # when the line link would be migrated away, the downgrade refuses, naming the linked run,
@@ -244,7 +271,7 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
 
     # once no run is linked, the link is migrated away and back; runs and lines keep their rows
     with empty_db.unit_of_work() as uow:
-        run.line_id = None
+        run.line_id, run.invoice_id = None, None
         uow.charges.save_run(run)
         uow.commit()
     empty_db.downgrade("0002_billing")
@@ -263,13 +290,13 @@ def test_migrations_go_up_down_to_base_and_up_again_over_data(empty_db: SqlDatab
     )
     # and the link is enforced again: a run can be linked to its line, and only to a real line
     with empty_db.unit_of_work() as uow:
-        run.line_id = "line_1"
+        run.line_id, run.invoice_id = "line_1", "inv_1"
         uow.charges.save_run(run)
         uow.commit()
     with pytest.raises(ConflictError):
         add_run(empty_db, a_run("run_2", line_id="no-such-line"))
     with empty_db.unit_of_work() as uow:
-        run.line_id = None
+        run.line_id, run.invoice_id = None, None
         uow.charges.save_run(run)
         uow.commit()
 
@@ -342,10 +369,14 @@ def test_a_feature_key_names_one_live_feature_until_it_is_archived(db: SqlDataba
 
 
 def test_usage_totals_are_exact_and_bounded_by_period_and_storage_time(db: SqlDatabase) -> None:
-    def event(value: str, event_time: datetime, stored_at: datetime | None = None) -> UsageEvent:
-        return UsageEvent(
+    def event(
+        value: str, event_time: datetime, stored_at: datetime | None = None, feature: str = "feat_1"
+    ) -> UsageEvent:
+        return UsageEvent.model_construct(  # -0.05: a correction an earlier version stored
+            id=str(uuid4()),
             customer_id="cus_1",
             feature_key="api_requests",
+            feature_id=feature,
             value=Decimal(value),
             event_time=event_time,
             stored_at=stored_at or event_time,
@@ -359,12 +390,13 @@ def test_usage_totals_are_exact_and_bounded_by_period_and_storage_time(db: SqlDa
             event("5", JAN.end),  # the end of the period is excluded
             event("7", T0 + timedelta(days=3), stored_at=JAN.end),  # stored at the cutoff
             event("-0.05", T0 + timedelta(days=20)),
+            event("11", T0 + timedelta(days=2), feature="feat_2"),  # a later feature, same key
         ):
             uow.usage.add(usage)
         uow.commit()
 
     with db.unit_of_work() as uow:
-        total = uow.usage.total("cus_1", "api_requests", JAN, stored_before=JAN.end)
+        total = uow.usage.total("cus_1", "feat_1", JAN, stored_before=JAN.end)
         nothing = uow.usage.total("cus_1", "other_feature", JAN, stored_before=JAN.end)
     assert total == Decimal("0.25")
     assert nothing == Decimal(0)
@@ -391,16 +423,16 @@ def test_a_charge_round_trips_with_runs_allocations_and_state(db: SqlDatabase) -
     with db.unit_of_work() as uow:
         uow.charges.add_run(run)
         for allocation in (first, second, correction):
-            uow.charges.add_allocation(allocation)
+            add_allocation(uow, allocation)
         charge.state = ChargeState(
-            status=ChargeStatus.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
+            status=ChargeStatus.REALIZATION_WAITING_FOR_COLLECTION,
             advance_after=JAN.end + timedelta(days=2, minutes=1),
             current_run_id=run.id,
             feature_id="feat_1",
         )
         uow.charges.save_state(charge)
         run.totals = Totals.of(Decimal("0.30"), Decimal("0.25"))
-        run.meter_value = Decimal("3.000000001")
+        run.metered_quantity = Decimal("3.000000001")
         uow.charges.save_run(run)
         uow.commit()
 
@@ -432,8 +464,8 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
         uow.charges.add(a_charge("chg_2", customer_id="cus_2", created_at=T0 + timedelta(days=1)))
         uow.charges.add_run(a_run("run_1"))
         uow.charges.add_run(a_run("run_2", created_at=JAN.end + timedelta(days=1)))
-        uow.charges.add_allocation(an_allocation("1", run_id="run_1"))
-        uow.charges.add_allocation(an_allocation("2", run_id="run_2"))
+        add_allocation(uow, an_allocation("1", run_id="run_1"))
+        add_allocation(uow, an_allocation("2", run_id="run_2"))
         uow.commit()
 
     statements: list[str] = []
@@ -449,9 +481,9 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
         event.remove(db.engine, "before_cursor_execute", record)
 
     selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 3
+    assert len(selects) == 4
     if db.engine.dialect.name == "postgresql":
-        assert "FOR UPDATE" in selects[0]
+        assert "FOR NO KEY UPDATE" in selects[0]
     assert [charge.id for charge in charges] == ["chg_2", "chg_1"]
     assert [run.id for run in charges[1].runs] == ["run_1", "run_2"]
     assert [len(run.allocations) for run in charges[1].runs] == [1, 1]
@@ -486,8 +518,8 @@ def test_transitions_come_back_in_the_order_they_were_recorded(db: SqlDatabase) 
         ),
         ChargeTransition(
             subject_id="chg_1",
-            from_status=ChargeStatus.FINAL_REALIZATION_STARTED,
-            to_status=ChargeStatus.FINAL_REALIZATION_WAITING_FOR_COLLECTION,
+            from_status=ChargeStatus.REALIZATION_STARTED,
+            to_status=ChargeStatus.REALIZATION_WAITING_FOR_COLLECTION,
             trigger=Trigger.INVOICE_CREATED,
             arguments={"line_id": "line_1"},
             at=T0,
@@ -747,13 +779,15 @@ def test_balances_are_fifo_and_net_of_allocations_and_corrections(db: SqlDatabas
             an_allocation("0.7", allocation_id="alc_6"),
             an_allocation("-0.3", allocation_id="alc_7", corrects="alc_6"),
         ):
-            uow.charges.add_allocation(allocation)
+            add_allocation(uow, allocation)
         uow.commit()
 
     with db.unit_of_work() as uow:
-        balances = [(b.grant.id, b.remaining) for b in uow.credits.balances("cus_1")]
+        balances = [(b.grant.id, b.remaining) for b in uow.credits.balances("cus_1", JAN.end)]
         unassigned = uow.credits.unassigned_total("cus_1")
-        nobody = uow.credits.balances("cus_other")
+        nobody = uow.credits.balances("cus_other", JAN.end)
+        before_late = [b.grant.id for b in uow.credits.balances("cus_1", T0)]
+    assert before_late == ["grant_a", "grant_b"]
     assert balances == [
         ("grant_a", Decimal("0")),
         ("grant_b", Decimal("0.1")),

@@ -1,4 +1,6 @@
-"""The worked examples of docs/lifecycle.md section 15, step by step, on both databases."""
+"""The worked examples of docs/lifecycle.md section 15, step by step, on both databases: the
+credit_only charge with cutoffs fixed in advance, and the credit_then_invoice charge issued and
+paid to `final`."""
 
 from __future__ import annotations
 
@@ -7,12 +9,15 @@ from decimal import Decimal
 
 from chargeflow import App, FrozenClock
 from domain.charge import UsageBasedCharge
+from domain.invoices import InvoiceStatus
+from domain.runs import PaymentStatus, RunType
 from domain.statuses import ChargeStatus
 from domain.timestamps import to_instant
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, customer
 
 S = ChargeStatus
+I = InvoiceStatus  # noqa: E741
 
 
 def at(text: str) -> datetime:
@@ -24,29 +29,24 @@ def allocations(charge_state: UsageBasedCharge) -> list[Decimal]:
 
 
 def test_credit_only_worked_example(app: App, clock: FrozenClock, snapshot: Snapshot) -> None:
-    # 2025-12-01 00:00: create charge
+    # 2025-12-01 00:00: create
     who = customer(app)
     made = charge(app, who.id, CO)
     assert made.state.status is S.CREATED
     assert made.runs == []
     assert made.state.advance_after == at("2026-01-01T00:00:00Z")
     assert app.billing.pending_lines(who.id) == []
-    before = snapshot()
-    assert app.charges.advance(made.id) == []
-    assert snapshot() == before
 
-    # 2026-01-01 00:00: advance
+    # 2026-01-01 00:00: advance due
     clock.set("2026-01-01T00:00:00Z")
-    [active] = app.charges.advance(made.id)
+    assert app.charges.advance_due().advanced == [made.id]
+    active = app.charges.get(made.id)
     assert active.state.status is S.ACTIVE
-    assert active.runs == []
     assert active.state.advance_after == at("2026-02-01T00:00:00Z")
     assert active.state.feature_id == app.features.get(FEATURE).id
-    before = snapshot()
-    assert app.charges.advance(made.id) == []
-    assert snapshot() == before
 
-    # 2026-02-01 12:00: record three events (two of them late), advance
+    # 2026-02-01 12:00: record (1, 01-15 00:00), (2, 01-15 01:00, stored 02-01 11:00),
+    # (4, 01-15 02:00, stored 02-03 00:00); advance due
     clock.set("2026-02-01T12:00:00Z")
     record = app.usage.record
     record(who.id, FEATURE, value=1, event_time="2026-01-15T00:00:00Z")
@@ -60,28 +60,37 @@ def test_credit_only_worked_example(app: App, clock: FrozenClock, snapshot: Snap
     record(
         who.id,
         FEATURE,
-        value=3,
+        value=4,
         event_time="2026-01-15T02:00:00Z",
-        stored_at="2026-02-01T12:00:00Z",
+        stored_at="2026-02-03T00:00:00Z",
     )
-    [waiting] = app.charges.advance(made.id)
-    assert waiting.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+    assert app.charges.advance_due().advanced == [made.id]
+    waiting = app.charges.get(made.id)
+    assert waiting.state.status is S.REALIZATION_WAITING_FOR_COLLECTION
     [run] = waiting.runs
     assert waiting.state.current_run_id == run.id
-    assert run.as_of == at("2026-02-01T11:59:00Z")
-    assert run.collection_end == at("2026-02-03T00:00:00Z")
-    assert run.meter_value == 3
-    assert (run.totals.credits_total, run.totals.total) == (Decimal(3), Decimal(0))
-    assert allocations(waiting) == [Decimal(3)]
+    assert run.type is RunType.FINAL_REALIZATION
+    assert run.stored_at_lt == at("2026-02-03T00:00:00Z")
+    assert run.service_period_to == at("2026-02-01T00:00:00Z")
+    assert run.metered_quantity == 3
+    assert (run.totals.amount, run.totals.credits_total, run.totals.total) == (
+        Decimal("3.00"),
+        Decimal(3),
+        Decimal(0),
+    )
+    assert [(a.amount, a.booked_at) for a in run.allocations] == [
+        (Decimal(3), at("2026-02-01T00:00:00Z"))
+    ]
     assert waiting.state.advance_after == at("2026-02-03T00:01:00Z")
 
-    # 2026-02-03 00:00: advance changes nothing
+    # 2026-02-03 00:00: advance due changes nothing
     clock.set("2026-02-03T00:00:00Z")
     before = snapshot()
-    assert app.charges.advance(made.id) == []
+    assert app.charges.advance_due().advanced == []
     assert snapshot() == before
 
-    # 2026-02-03 00:01: two more late events (one outside the period), advance
+    # 2026-02-03 00:01: record (5, 01-15 03:00, stored 02-01 23:59), (7, 02-01 00:00, stored
+    # 02-02 00:00); advance due
     clock.set("2026-02-03T00:01:00Z")
     record(
         who.id,
@@ -97,64 +106,63 @@ def test_credit_only_worked_example(app: App, clock: FrozenClock, snapshot: Snap
         event_time="2026-02-01T00:00:00Z",
         stored_at="2026-02-02T00:00:00Z",
     )
-    [final] = app.charges.advance(made.id)
+    assert app.charges.advance_due().advanced == [made.id]
+    final = app.charges.get(made.id)
     assert final.state.status is S.FINAL
     [run] = final.runs
-    assert run.as_of == at("2026-02-03T00:00:00Z")
-    assert run.meter_value == 11
+    assert run.metered_quantity == 8  # the 4 was stored at the cutoff; the 7 is outside the period
     assert (run.totals.amount, run.totals.credits_total, run.totals.total) == (
-        Decimal("11.00"),
-        Decimal(11),
+        Decimal("8.00"),
+        Decimal(8),
         Decimal(0),
     )
-    assert allocations(final) == [Decimal(3), Decimal(8)]
+    assert allocations(final) == [Decimal(3), Decimal(5)]
+    assert run.no_fiat_transaction_required
     assert final.state.current_run_id is None
     assert final.state.advance_after is None
     assert [(r.from_status, r.to_status) for r in app.charges.history(made.id)] == [
         (S.CREATED, S.ACTIVE),
-        (S.ACTIVE, S.FINAL_REALIZATION_STARTED),
-        (S.FINAL_REALIZATION_STARTED, S.FINAL_REALIZATION_WAITING_FOR_COLLECTION),
-        (S.FINAL_REALIZATION_WAITING_FOR_COLLECTION, S.FINAL_REALIZATION_PROCESSING),
-        (S.FINAL_REALIZATION_PROCESSING, S.FINAL_REALIZATION_COMPLETED),
-        (S.FINAL_REALIZATION_COMPLETED, S.FINAL),
+        (S.ACTIVE, S.REALIZATION_STARTED),
+        (S.REALIZATION_STARTED, S.REALIZATION_WAITING_FOR_COLLECTION),
+        (S.REALIZATION_WAITING_FOR_COLLECTION, S.REALIZATION_PROCESSING),
+        (S.REALIZATION_PROCESSING, S.REALIZATION_COMPLETED),
+        (S.REALIZATION_COMPLETED, S.FINAL),
     ]
 
 
 def test_credit_then_invoice_worked_example(app: App, clock: FrozenClock) -> None:
-    # 2025-12-01 00:00: grant 5.00 of credit, create charge
+    # 2025-12-01 00:00: grant 5.00; create
     who = customer(app)
     app.credits.grant(who.id, amount="5.00")
     made = charge(app, who.id, CTI)
     assert made.state.status is S.CREATED
-    assert made.runs == []
     [gathering] = app.billing.pending_lines(who.id)
     assert (gathering.charge_id, gathering.engine.value) == (made.id, "charge_usagebased")
-    assert gathering.status.value == "gathering"
 
-    # 2026-02-01 00:00: record 100, invoice pending lines
+    # 2026-02-01 00:00: record (100, 01-15); invoice pending lines
     clock.set("2026-02-01T00:00:00Z")
     app.usage.record(who.id, FEATURE, value=100, event_time="2026-01-15T00:00:00Z")
     [invoice] = app.billing.invoice_pending_lines(who.id)
     [line] = invoice.lines
     assert line.id == gathering.id
-    assert line.status.value == "standard"
-    assert line.quantity == 100
-    assert line.totals.amount == Decimal("10.00")
+    assert (line.quantity, line.totals.amount, line.totals.total) == (
+        Decimal(100),
+        Decimal("10.00"),
+        Decimal("5.00"),
+    )
     assert [c.amount for c in line.credits_applied] == [Decimal("5.00")]
-    assert line.totals.total == Decimal("5.00")
-    assert app.billing.pending_lines(who.id) == []
     invoiced = app.charges.get(made.id)
-    assert invoiced.state.status is S.FINAL_REALIZATION_WAITING_FOR_COLLECTION
+    assert invoiced.state.status is S.REALIZATION_WAITING_FOR_COLLECTION
     [run] = invoiced.runs
-    assert run.meter_value == 100
-    assert run.line_id == line.id == app.billing.get_invoice(invoice.id).lines[0].id
-    assert allocations(invoiced) == [Decimal("5.00")]
-    assert run.as_of == at("2026-02-01T00:00:00Z")
-    assert run.collection_end == at("2026-02-03T00:00:00Z")
-    assert invoice.collection_at == at("2026-02-03T00:00:00Z")
+    assert run.type is RunType.FINAL_REALIZATION
+    assert run.metered_quantity == 100
+    assert (run.line_id, run.invoice_id) == (line.id, invoice.id)
+    assert run.stored_at_lt == at("2026-02-03T00:00:00Z")
+    assert invoice.collection_at == at("2026-02-03T00:01:00Z")
 
-    # 2026-02-03 00:00: late usage, advance the invoice: collection runs
-    clock.set("2026-02-03T00:00:00Z")
+    # 2026-02-03 00:01: grant 3.00; record (25, 01-20, stored 02-02 12:00); advance invoice
+    clock.set("2026-02-03T00:01:00Z")
+    app.credits.grant(who.id, amount="3.00")
     app.usage.record(
         who.id,
         FEATURE,
@@ -163,17 +171,48 @@ def test_credit_then_invoice_worked_example(app: App, clock: FrozenClock) -> Non
         stored_at="2026-02-02T12:00:00Z",
     )
     collected = app.billing.advance_invoice(invoice.id)
-    assert collected.status is not None and collected.status.value == "draft.ready"
-    [line] = app.billing.get_invoice(invoice.id).lines
-    assert line.quantity == 125
-    assert line.totals.amount == Decimal("12.50")
-    assert [c.amount for c in line.credits_applied] == [Decimal("5.00")]
-    assert line.totals.total == Decimal("7.50")
-    assert app.billing.get_invoice(invoice.id).totals.total == Decimal("7.50")
-    completed = app.charges.get(made.id)
-    assert completed.state.status is S.FINAL_REALIZATION_COMPLETED
-    [run] = completed.runs
-    assert completed.state.current_run_id == run.id
-    assert run.meter_value == 125
-    assert run.line_id == line.id
-    assert run.collection_end == collected.collection_at
+    assert collected.status is I.DRAFT_MANUAL_APPROVAL_NEEDED
+    [line] = collected.lines
+    assert (line.quantity, line.totals.amount, line.totals.total) == (
+        Decimal(125),
+        Decimal("12.50"),
+        Decimal("4.50"),
+    )
+    assert [c.amount for c in line.credits_applied] == [Decimal("5.00"), Decimal("3.00")]
+    processing = app.charges.get(made.id)
+    assert processing.state.status is S.REALIZATION_PROCESSING
+    assert processing.state.current_run_id == run.id
+    assert processing.runs[0].line_id == line.id
+
+    # same: approve
+    approved = app.billing.approve_invoice(invoice.id)
+    assert approved.status is I.PAYMENT_PENDING
+    awaiting = app.charges.get(made.id)
+    [run] = awaiting.runs
+    assert run.invoice_usage is not None
+    assert (
+        run.invoice_usage.totals.amount,
+        run.invoice_usage.totals.credits_total,
+        run.invoice_usage.totals.total,
+    ) == (Decimal("12.50"), Decimal("8.00"), Decimal("4.50"))
+    assert run.invoice_usage.ledger_reference
+    assert awaiting.state.status is S.AWAITING_PAYMENT_SETTLEMENT
+    assert awaiting.state.current_run_id is None
+    assert awaiting.state.advance_after is None
+
+    # same: payment authorized
+    authorized = app.billing.record_payment(invoice.id, "authorized")
+    assert authorized.status is I.PAYMENT_AUTHORIZED
+    still = app.charges.get(made.id)
+    assert still.state.status is S.AWAITING_PAYMENT_SETTLEMENT
+    assert still.runs[0].payment is not None
+    assert still.runs[0].payment.status is PaymentStatus.AUTHORIZED
+
+    # same: payment paid
+    paid = app.billing.record_payment(invoice.id, "paid")
+    assert paid.status is I.PAID
+    final = app.charges.get(made.id)
+    assert final.runs[0].payment is not None
+    assert final.runs[0].payment.status is PaymentStatus.SETTLED
+    assert final.state.status is S.FINAL
+    assert final.runs[0].line_id == line.id

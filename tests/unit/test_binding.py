@@ -11,6 +11,7 @@ import transitions
 
 from domain.charge import ChargeIntent, UsageBasedCharge
 from domain.errors import GuardFailedError, TriggerNotPermittedError
+from domain.periods import Period
 from domain.statuses import ChargeStatus as S
 from domain.triggers import InvoiceCreated, Trigger
 from domain.validation import build
@@ -18,6 +19,8 @@ from statemachines.actions import ChargeAction
 from statemachines.registry import CHARGE_MACHINES, CHARGE_SPECS
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
+PERIOD = Period.model_validate(("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
+CREATED = InvoiceCreated(line_id="line-1", invoice_id="invoice-1", service_period=PERIOD)
 
 
 def a_charge(mode: str = "credit_only", status: S = S.CREATED) -> UsageBasedCharge:
@@ -36,7 +39,7 @@ def a_charge(mode: str = "credit_only", status: S = S.CREATED) -> UsageBasedChar
 
 
 def no_actions(action: ChargeAction, arguments: Any) -> None:
-    raise AssertionError(action)
+    """Entry actions are the engine's business: here they do nothing."""
 
 
 def test_binding_a_charge_constructs_no_machine_and_registers_no_model(
@@ -69,7 +72,7 @@ def test_an_unknown_trigger_for_the_mode_raises_not_permitted_with_context() -> 
             Trigger.INVOICE_CREATED,
             JAN_1,
             no_actions,
-            argument=InvoiceCreated(line_id="l"),
+            argument=InvoiceCreated(line_id="l", invoice_id="i", service_period=PERIOD),
         )
     assert (refused.value.charge_id, refused.value.status, refused.value.trigger) == (
         charge.id,
@@ -100,7 +103,7 @@ def test_entry_actions_receive_the_typed_trigger_argument() -> None:
         Trigger.INVOICE_CREATED,
         datetime(2026, 2, 1, tzinfo=UTC),
         lambda action, argument: seen.append((action, argument)),
-        argument=InvoiceCreated(line_id="line-1"),
+        argument=CREATED,
     )
-    assert dest is S.FINAL_REALIZATION_STARTED
-    assert seen == [(ChargeAction.START_INVOICE_CREATED_RUN, InvoiceCreated(line_id="line-1"))]
+    assert dest is S.REALIZATION_STARTED
+    assert seen == [(ChargeAction.START_INVOICE_RUN, CREATED)]

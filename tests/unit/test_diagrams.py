@@ -128,12 +128,13 @@ def test_notes_list_the_entry_actions_of_rows_in_and_the_activation_actions() ->
 
     assert (
         "    note right of active\n"
-        "        activate: sync feature id, advance after period to\n"
+        "        entry (next): sync feature id\n"
+        "        activate: advance after period to\n"
         "    end note\n"
     ) in mermaid
     assert (
-        "    note right of active_final_realization_started\n"
-        "        entry (invoice_created): start invoice-created run\n"
+        "    note right of active_realization_started\n"
+        "        entry (invoice_created): start invoice run\n"
         "    end note\n"
     ) in mermaid
 
@@ -201,8 +202,9 @@ def test_dot_draws_each_row_as_one_quoted_edge_labelled_trigger_and_guards(spec:
 def test_dot_notes_actions_inside_the_node_label() -> None:
     dot = render_dot(CREDIT_THEN_INVOICE)
 
-    assert "entry (invoice_created): start invoice-created run" in dot
-    assert "activate: sync feature id, advance after period to" in dot
+    assert "entry (invoice_created): start invoice run" in dot
+    assert "entry (next): sync feature id" in dot
+    assert "activate: advance after period to" in dot
 
 
 def test_dot_draws_a_fan_in_light_and_without_pull_on_the_layout() -> None:
@@ -228,12 +230,18 @@ def test_a_highlight_in_dot_colours_the_taken_edges_and_fills_the_path() -> None
 
 @pytest.mark.parametrize("render", [render_mermaid, render_dot])
 def test_a_highlight_off_the_machine_is_refused(render: Any) -> None:
-    never = Highlight(S.FINAL, ((S.ACTIVE, Trigger.INVOICE_CREATED, S.FINAL_REALIZATION_STARTED),))
+    never = Highlight(
+        S.AWAITING_PAYMENT_SETTLEMENT,
+        ((S.ACTIVE, Trigger.INVOICE_CREATED, S.REALIZATION_STARTED),),
+    )
 
     with pytest.raises(InvalidInputError, match=r"invoice_created.* is no row of credit_only"):
         render(CREDIT_ONLY, never)
-    with pytest.raises(InvalidInputError, match="'final' is no status of credit_then_invoice"):
-        render(CREDIT_THEN_INVOICE, never)
+    with pytest.raises(
+        InvalidInputError,
+        match=r"'active\.awaiting_payment_settlement' is no status of credit_only",
+    ):
+        render(CREDIT_ONLY, Highlight(S.AWAITING_PAYMENT_SETTLEMENT))
 
 
 @pytest.mark.parametrize("name", ["late; really", "a: b", "#59", 'say "when"'])

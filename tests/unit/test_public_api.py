@@ -20,7 +20,7 @@ PUBLIC = {
     # enums and typed trigger arguments
     "ChargeStatus", "MetaStatus", "SettlementMode", "Trigger", "DeletePolicy", "RunType",
     "InvoiceStatus", "InvoiceTrigger", "InvoiceKind", "LineEngineType", "LineStatus",
-    "TriggerArgument", "InvoiceCreated", "Delete",
+    "TriggerArgument", "InvoiceCreated", "InvoiceIssued", "Delete",
     # errors
     "ChargeflowError", "InvalidInputError", "InvalidCurrencyError", "NotFoundError",
     "ConflictError", "CorruptRecordError", "PersistenceError", "DowngradeRefusedError",
@@ -29,7 +29,8 @@ PUBLIC = {
     "NegativeTotalError", "AmountOutOfRangeError", "CreditAllocationMismatchError",
     "InsufficientFundsError",
     "BillingError", "NoLinesToInvoiceError", "InvalidLineError", "MachineDefinitionError",
-    "UnappliedEffectsError",
+    "UnappliedEffectsError", "LedgerError", "PaymentAlreadyAuthorizedError",
+    "PaymentAlreadySettledError",
 }  # fmt: skip
 
 

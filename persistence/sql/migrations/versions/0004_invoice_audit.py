@@ -6,7 +6,8 @@ Create Date: 2026-11-25
 
 ``charge_transitions`` gains a nullable ``invoice_id`` (foreign key to ``billing_invoices``);
 ``charge_id`` becomes nullable, and a check constraint keeps exactly one of the two set. The
-downgrade refuses, naming the rows, while invoice transitions exist: version 3 cannot hold them.
+downgrade refuses, naming the rows, while invoice transitions exist: revision 0003_run_line_link
+cannot hold them.
 """
 
 from __future__ import annotations
