@@ -9,7 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from domain.history import InvoiceTransition
-from domain.invoices import Invoice, InvoiceLine, InvoicingResult, LineEngineType
+from domain.invoices import (
+    Invoice,
+    InvoiceLine,
+    InvoicePreview,
+    InvoicingResult,
+    LineEngineType,
+)
 from domain.text import lookup_id
 from engines import billing
 from engines.billing import PaymentEvent
@@ -59,6 +65,12 @@ class Billing:
         `NoLinesToInvoiceError` (naming them) when nothing could be invoiced."""
         customer_id = lookup_id(customer_id, "customer")
         return self._operations.run(billing.invoice_pending_lines, customer_id, as_of)
+
+    def preview(self, customer_id: str, as_of: datetime | str | None = None) -> InvoicePreview:
+        """The customer's gathering lines rated live as of `as_of` (default now): what
+        invoicing would bill of each, billable now or not, no credit applied. Nothing is
+        written; lines that cannot be rated are listed in `unrated`."""
+        return self._operations.run(billing.preview, lookup_id(customer_id, "customer"), as_of)
 
     def advance_invoice(self, invoice_id: str) -> Invoice:
         """Advance a standard invoice as far as it may go now: once its collection time has

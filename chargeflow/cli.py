@@ -30,6 +30,7 @@ from chargeflow.presenting import (
     history_table,
     invoices_table,
     lines_table,
+    preview_table,
     show_charge,
 )
 from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
@@ -392,6 +393,24 @@ def invoices_pending(
         return
     invoices = app.billing.invoice_pending_lines(customer, as_of)
     session.emit(invoices, invoices_table(invoices))
+
+
+@invoices_cli.command("preview")
+def invoices_preview(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="Customer id.")],
+    as_of: Annotated[str | None, typer.Option(help="Default: now.")] = None,
+) -> None:
+    """What invoicing the customer's gathering lines would bill now, rated live; writes nothing."""
+    session = _session(ctx)
+    preview = session.app().billing.preview(customer, as_of)
+    if session.as_json:
+        session.emit(preview)
+        return
+    out.print(preview_table(preview))
+    out.print(Text(f"total {preview.totals.total}"))
+    for line in preview.unrated:
+        out.print(Text(f"not rated: {line.describe()}"))
 
 
 @invoices_cli.command("list")

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from domain.charge import UsageBasedCharge
 from domain.history import ChargeTransition
-from domain.invoices import Invoice, InvoiceLine
+from domain.invoices import Invoice, InvoiceLine, InvoicePreview
 from domain.timestamps import format_instant
 
 
@@ -203,5 +203,31 @@ def invoices_table(invoices: Sequence[Invoice]) -> Table:
             str(invoice.totals.amount),
             str(invoice.totals.credits_total),
             str(invoice.totals.total),
+        )
+    return table
+
+
+def preview_table(preview: InvoicePreview) -> Table:
+    """One row per gathering line as invoicing would bill it now: the part billed, the metered,
+    pre-line and billed quantities, the detailed lines and the amount."""
+    table = _table(
+        f"preview as of {format_instant(preview.as_of)}",
+        ("id", "name", "period", "metered", "pre-line", "quantity", "detailed lines", "total"),
+    )
+    for line in preview.lines:
+        period = line.service_period
+        _add_row(
+            table,
+            line.id,
+            line.name,
+            f"{format_instant(period.start)} .. {format_instant(period.end)}",
+            str(line.metered_quantity),
+            str(line.pre_line_quantity),
+            str(line.quantity),
+            "\n".join(
+                f"{detail.key}: {detail.quantity} x {detail.unit_amount} = {detail.amount}"
+                for detail in line.detailed_lines
+            ),
+            str(line.totals.total),
         )
     return table

@@ -192,6 +192,21 @@ class UnbilledLine(BaseModel):
         return f"line {self.line_id}{charge}: {self.reason}"
 
 
+class InvoicePreview(BaseModel):
+    """What invoicing the customer's gathering lines would bill as of `as_of`, rated live and
+    written nowhere: each line over its billable part (a usage line with the cutoffs its run
+    would get, its pre-line quantity from the charge's latest run, no credit applied), their
+    totals, and the lines that could not be rated, with the reason (`unrated`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str
+    as_of: Instant
+    lines: tuple[InvoiceLine, ...]
+    totals: Totals
+    unrated: tuple[UnbilledLine, ...] = ()
+
+
 @dataclass(frozen=True)
 class InvoicingResult(Sequence[Invoice]):
     """What invoicing a customer's pending lines did: the standard invoices it created (the

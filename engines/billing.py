@@ -21,11 +21,14 @@ from domain.history import InvoiceTransition
 from domain.invoices import (
     Invoice,
     InvoiceLine,
+    InvoicePreview,
     InvoiceStatus,
     InvoiceTrigger,
     InvoicingResult,
     LineEngineType,
     LineStatus,
+    UnbilledLine,
+    sum_totals,
 )
 from domain.money import bounded
 from domain.periods import Period
@@ -34,7 +37,9 @@ from domain.timestamps import format_instant, to_instant
 from domain.validation import build, validated
 from engines import driver, invoicing
 from engines.gathering import gathering_invoice
+from engines.invoice_calculation import by_engine
 from engines.invoice_lifecycle import INVOICES
+from engines.line_engines import LINE_ENGINES
 from engines.operation import Operation, Operations
 from engines.sweeps import AdvanceReport, sweep
 
@@ -99,7 +104,8 @@ def invoice_pending_lines(
             f"{format_instant(op.now)} (charges are realized at now)"
         )
     customer = op.uow.customers.lock_billing(customer_id)
-    billable, left = invoicing.sort_billable(op, op.uow.invoices.pending_lines(customer_id), cutoff)
+    pending = op.uow.invoices.pending_lines(customer_id)
+    billable, left = invoicing.sort_billable(op, customer, pending, cutoff)
     invoices, unbilled = invoicing.create_standard_invoices(op, customer, billable)
     left.extend(unbilled)
     if not invoices:
@@ -107,6 +113,37 @@ def invoice_pending_lines(
             customer_id, format_instant(cutoff), [line.describe() for line in left]
         )
     return InvoicingResult(tuple(invoices), tuple(left))
+
+
+def preview(op: Operation, customer_id: str, as_of: datetime | str | None = None) -> InvoicePreview:
+    """The customer's gathering lines rated live as of `as_of` (default now): what invoicing
+    would bill of each, billable now or not, with no credit applied. Nothing is written and no
+    run is created; a line that cannot be rated is reported in `unrated`. `NotFoundError` for
+    an unknown customer."""
+    customer = op.uow.customers.get(customer_id)
+    cutoff = op.now if as_of is None else to_instant(as_of)
+    lines: list[InvoiceLine] = []
+    unrated: list[UnbilledLine] = []
+    pending = op.uow.invoices.pending_lines(customer_id)
+    for engine, group in by_engine(pending).items():
+        previewed = LINE_ENGINES[engine].preview(op, customer, group, cutoff)
+        lines.extend(previewed.lines)
+        unrated.extend(
+            UnbilledLine(
+                line_id=line.id, charge_id=line.charge_id, reason=previewed.unrated[line.id]
+            )
+            for line in group
+            if line.id in previewed.unrated
+        )
+    order = {line.id: index for index, line in enumerate(pending)}
+    lines.sort(key=lambda line: order[line.id])
+    return InvoicePreview(
+        customer_id=customer_id,
+        as_of=cutoff,
+        lines=tuple(lines),
+        totals=sum_totals(lines),
+        unrated=tuple(unrated),
+    )
 
 
 def _driven_invoice(op: Operation, invoice_id: str, trigger: InvoiceTrigger) -> Invoice:

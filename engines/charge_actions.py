@@ -17,6 +17,7 @@ from domain.effects import DeleteGatheringLine, DeleteStandardLine, InvoiceEffec
 from domain.errors import InvalidTriggerArgumentError, LedgerError
 from domain.invoices import InvoiceLine, LineStatus
 from domain.money import ZERO
+from domain.periods import Period
 from domain.runs import InvoiceUsage, RealizationRun, RunType, Totals
 from domain.triggers import (
     Delete,
@@ -179,7 +180,7 @@ def _finalize_invoice_run(call: ActionCall) -> Sequence[InvoiceEffect]:
     usage = InvoiceUsage(
         totals=run.totals,
         booked_at=run.service_period_to,
-        ledger_reference=_accrue(call, run) if run.totals.total else None,
+        ledger_reference=_accrue(call, run, line.service_period) if run.totals.total else None,
     )
     call.op.uow.charges.add_invoice_usage(run.id, usage)
     run.invoice_usage = usage
@@ -188,9 +189,9 @@ def _finalize_invoice_run(call: ActionCall) -> Sequence[InvoiceEffect]:
     return NO_EFFECTS
 
 
-def _accrue(call: ActionCall, run: RealizationRun) -> str:
-    intent = call.charge.intent
-    period = intent.service_period.model_copy(update={"end": run.service_period_to})
+def _accrue(call: ActionCall, run: RealizationRun, period: Period) -> str:
+    """The ledger's reference for the run's total, owed on an issued invoice for the line's
+    `period` and booked at the run's end; `LedgerError` for an empty one."""
     reference = call.op.ledger.invoice_usage_accrued(
         call.charge, run, run.totals.total, period, run.service_period_to
     )

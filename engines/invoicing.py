@@ -10,6 +10,7 @@ gathering invoice and is reported; an invoice rolls back only if none of its lin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
@@ -22,6 +23,7 @@ from domain.invoices import (
     UnbilledLine,
     collection_at,
 )
+from engines.billable import billed_part, rest_of
 from engines.invoice_calculation import by_engine, recalculate
 from engines.line_engines import LINE_ENGINES, same_ids
 from engines.operation import Operation
@@ -31,33 +33,51 @@ class _NothingBilled(Exception):  # noqa: N818 -- a signal to roll the invoice b
     """Every line of an invoice was left behind: the invoice is rolled back."""
 
 
+@dataclass(frozen=True)
+class Billed:
+    """A billable gathering line and the part of it invoicing bills: the line itself, or, when
+    only the part before `as_of` is billable, a new line ``[start, as_of)`` split off it."""
+
+    gathering: InvoiceLine
+    part: InvoiceLine
+
+    @property
+    def is_split(self) -> bool:
+        """Whether the part is split off the line (the rest of the line stays gathering)."""
+        return self.part.id != self.gathering.id
+
+
 def sort_billable(
-    op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
-) -> tuple[list[InvoiceLine], list[UnbilledLine]]:
-    """`lines` split into those billable at `as_of` and those left behind, with their reasons
-    (each engine decides for its own lines)."""
-    billable: list[InvoiceLine] = []
+    op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
+) -> tuple[list[Billed], list[UnbilledLine]]:
+    """`lines` split into those billable at `as_of`, each with the part billed (a line billable
+    only in part is split there), and those left behind, with their reasons (each engine
+    decides for its own lines)."""
+    billable: list[Billed] = []
     left: list[UnbilledLine] = []
     for engine, group in by_engine(lines).items():
-        reasons = LINE_ENGINES[engine].unbillable(op, group, as_of)
+        line_engine = LINE_ENGINES[engine]
+        reasons = line_engine.unbillable(op, customer, group, as_of)
         for line in group:
             if line.id in reasons:
                 left.append(_unbilled(line, reasons[line.id]))
-            else:
-                billable.append(line)
+                continue
+            end = line_engine.billed_until(customer, line, as_of)
+            part = billed_part(line, end, op.now) if end < line.service_period.end else line
+            billable.append(Billed(line, part))
     return billable, left
 
 
 def create_standard_invoices(
-    op: Operation, customer: Customer, lines: Sequence[InvoiceLine]
+    op: Operation, customer: Customer, billed: Sequence[Billed]
 ) -> tuple[list[Invoice], list[UnbilledLine]]:
-    """One standard invoice per currency of the billable `lines`; the invoices created and the
+    """One standard invoice per currency of the `billed` lines; the invoices created and the
     lines left behind."""
     invoices: list[Invoice] = []
     left: list[UnbilledLine] = []
-    ordered = sorted(lines, key=lambda line: line.currency)
-    for currency, group in groupby(ordered, key=lambda line: line.currency):
-        invoice, unbilled = _create_standard_invoice(op, customer, currency, list(group))
+    ordered = sorted(billed, key=lambda one: one.part.currency)
+    for _, group in groupby(ordered, key=lambda one: one.part.currency):
+        invoice, unbilled = _create_standard_invoice(op, customer, list(group))
         left.extend(unbilled)
         if invoice is not None:
             invoices.append(invoice)
@@ -65,29 +85,30 @@ def create_standard_invoices(
 
 
 def _create_standard_invoice(
-    op: Operation, customer: Customer, currency: str, lines: list[InvoiceLine]
+    op: Operation, customer: Customer, billed: list[Billed]
 ) -> tuple[Invoice | None, list[UnbilledLine]]:
-    """A standard invoice in `currency` billing what it can of `lines` (or None, rolled back,
-    when it could bill none), and the lines left behind."""
-    lines, left = _without_duplicate_charges(lines)  # 1.
-    if not lines:
+    """A standard invoice billing what it can of the `billed` parts (all in one currency), or
+    None, rolled back with every split, when it could bill none; and the lines left behind."""
+    billed, left = _without_duplicate_charges(billed)  # 1.
+    if not billed:
         return None, left
+    parts = [one.part for one in billed]
     try:
         with op.uow.savepoint():
             invoice = Invoice(  # 2. the header
                 customer_id=customer.id,
-                currency=currency,
+                currency=parts[0].currency,
                 kind=InvoiceKind.STANDARD,
                 status=InvoiceStatus.DRAFT_CREATED,
-                collection_at=collection_at(customer, lines),
+                collection_at=collection_at(customer, parts),
                 auto_approve=customer.auto_approve,
                 created_at=op.now,
             )
             op.uow.invoices.add(invoice)
-            standard = _build_standard_lines(invoice, lines)  # 3.
-            op.uow.invoices.remove_lines([line.id for line in lines])  # 4.
+            standard = _build_standard_lines(invoice, parts)  # 3.
+            _take_off_gathering(op, billed)  # 4.
             op.uow.invoices.add_lines(standard)  # 5. from here on their rows exist
-            invoice.lines, failed = _realize(op, invoice, standard, lines)  # 6.
+            invoice.lines, failed = _realize(op, invoice, standard, billed)  # 6.
             left.extend(failed)
             if not invoice.lines:
                 raise _NothingBilled
@@ -98,21 +119,29 @@ def _create_standard_invoice(
     return invoice, left
 
 
-def _without_duplicate_charges(
-    lines: list[InvoiceLine],
-) -> tuple[list[InvoiceLine], list[UnbilledLine]]:
+def _without_duplicate_charges(billed: list[Billed]) -> tuple[list[Billed], list[UnbilledLine]]:
     """Step 1: the lines of a charge that has more than one are all left behind."""
     counts: dict[str, int] = {}
-    for line in lines:
-        if line.charge_id is not None:
-            counts[line.charge_id] = counts.get(line.charge_id, 0) + 1
-    kept = [line for line in lines if counts.get(line.charge_id or "", 0) < 2]
+    for one in billed:
+        if one.gathering.charge_id is not None:
+            counts[one.gathering.charge_id] = counts.get(one.gathering.charge_id, 0) + 1
+    kept = [one for one in billed if counts.get(one.gathering.charge_id or "", 0) < 2]
     left = [
-        _unbilled(line, f"charge {line.charge_id} has {counts[line.charge_id or '']} lines")
-        for line in lines
-        if counts.get(line.charge_id or "", 0) > 1
-    ]
+        _unbilled(one.gathering, f"charge {one.gathering.charge_id} has "
+                  f"{counts[one.gathering.charge_id or '']} lines")
+        for one in billed
+        if counts.get(one.gathering.charge_id or "", 0) > 1
+    ]  # fmt: skip
     return kept, left
+
+
+def _take_off_gathering(op: Operation, billed: Sequence[Billed]) -> None:
+    """Step 4: a line billed whole leaves the gathering invoice; a split line stays on it with
+    the rest of its period."""
+    op.uow.invoices.remove_lines([one.gathering.id for one in billed if not one.is_split])
+    op.uow.invoices.save_lines(
+        [rest_of(one.gathering, one.part.service_period.end) for one in billed if one.is_split]
+    )
 
 
 def _build_standard_lines(invoice: Invoice, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
@@ -126,13 +155,11 @@ def _build_standard_lines(invoice: Invoice, lines: Sequence[InvoiceLine]) -> lis
 
 
 def _realize(
-    op: Operation,
-    invoice: Invoice,
-    standard: Sequence[InvoiceLine],
-    gathering: Sequence[InvoiceLine],
+    op: Operation, invoice: Invoice, standard: Sequence[InvoiceLine], billed: Sequence[Billed]
 ) -> tuple[list[InvoiceLine], list[UnbilledLine]]:
     """Step 6: tell each engine the invoice exists. The lines it realized replace theirs by id;
-    a line it could not realize goes back onto the gathering invoice as it was, reported."""
+    a line it could not realize goes back onto the gathering invoice as it was (a split undone:
+    the billed part merged back into its line), reported."""
     realized: dict[str, InvoiceLine] = {}
     failed: dict[str, Exception] = {}
     for engine, group in by_engine(standard).items():
@@ -141,13 +168,14 @@ def _realize(
         same_ids(group, [*outcome.lines, *failing], "on_standard_invoice_created")
         realized.update((line.id, line) for line in outcome.lines)
         failed.update(outcome.failed)
-    if failed:
-        op.uow.invoices.remove_lines(list(failed))
-        op.uow.invoices.add_lines([line for line in gathering if line.id in failed])
+    undone = [one for one in billed if one.part.id in failed]
+    if undone:
+        op.uow.invoices.remove_lines([one.part.id for one in undone])
+        op.uow.invoices.add_lines([one.gathering for one in undone if not one.is_split])
+        op.uow.invoices.save_lines([one.gathering for one in undone if one.is_split])
     left = [
-        _unbilled(line, f"{type(failed[line.id]).__name__}: {failed[line.id]}")
-        for line in gathering
-        if line.id in failed
+        _unbilled(one.gathering, f"{type(failed[one.part.id]).__name__}: {failed[one.part.id]}")
+        for one in undone
     ]
     return [realized[line.id] for line in standard if line.id in realized], left
 

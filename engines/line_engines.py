@@ -15,18 +15,21 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.charge import UsageBasedCharge
+from domain.customer import Customer
 from domain.errors import ChargeflowError, InvalidLineError, TransitionRefusedError
 from domain.invoices import AppliedCredit, Invoice, InvoiceLine, LineEngineType, LineStatus
 from domain.money import ZERO
+from domain.periods import Period
 from domain.runs import RealizationRun, Totals
 from domain.statuses import ChargeStatus
 from domain.timestamps import format_instant
 from domain.triggers import InvoiceCreated, InvoiceIssued, Trigger
 from engines import charge_lifecycle, driver, payments
+from engines.billable import billable_end, preview_end
 from engines.charge_lifecycle import CHARGES
 from engines.operation import Operation
 from engines.rating import rate
-from engines.runs import earlier_runs
+from engines.runs import earlier_runs, rate_run
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 _log = logging.getLogger("chargeflow.engines")
@@ -42,14 +45,35 @@ class Realized:
     failed: dict[str, Exception] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Previewed:
+    """The lines an engine rated for a preview (same ids, over their billed part), and why it
+    could not rate the others, by line id."""
+
+    lines: list[InvoiceLine]
+    unrated: dict[str, str] = field(default_factory=dict)
+
+
 class LineEngine(Protocol):
     """The protocol every line engine implements."""
 
     def unbillable(
-        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
     ) -> dict[str, str]:
-        """Why each gathering line that may not be invoiced at `as_of` may not, by line id
-        (billable lines are absent)."""
+        """Why each of the customer's gathering lines that may not be invoiced at `as_of` may
+        not, by line id (billable lines are absent)."""
+        ...
+
+    def billed_until(self, customer: Customer, line: InvoiceLine, as_of: datetime) -> datetime:
+        """Where the part of billable `line` invoiced at `as_of` ends: its period's end, or
+        earlier when only the part before that instant is billed (the line is then split)."""
+        ...
+
+    def preview(
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> Previewed:
+        """The gathering lines rated live as of `as_of` over the part invoicing would bill,
+        billable now or not, writing nothing; a line that cannot be rated is reported."""
         ...
 
     def build_standard_invoice_lines(
@@ -99,7 +123,7 @@ class PassThroughLineEngine:
     `invoice_at`, passed through every hook unchanged, priced by their own price."""
 
     def unbillable(
-        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
     ) -> dict[str, str]:
         """A line is billable once its `invoice_at` has come."""
         return {
@@ -107,6 +131,16 @@ class PassThroughLineEngine:
             for line in lines
             if line.invoice_at > as_of
         }
+
+    def billed_until(self, customer: Customer, line: InvoiceLine, as_of: datetime) -> datetime:
+        """A line with a price of its own is billed whole."""
+        return line.service_period.end
+
+    def preview(
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> Previewed:
+        """The lines priced as invoicing would price them."""
+        return Previewed(self.calculate_lines(lines))
 
     def build_standard_invoice_lines(
         self, invoice: Invoice, lines: Sequence[InvoiceLine]
@@ -162,26 +196,53 @@ class UsageBasedLineEngine(PassThroughLineEngine):
     """Lines of credit_then_invoice charges: realized by firing triggers at their charges."""
 
     def unbillable(
-        self, op: Operation, lines: Sequence[InvoiceLine], as_of: datetime
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
     ) -> dict[str, str]:
-        """A line is billable once its service period has ended and its `invoice_at` has come,
-        if it names a charge that exists, is not deleted and has no current run (its charges
-        read in one batch)."""
-        found = op.uow.charges.find_many([line.charge_id for line in lines if line.charge_id])
-        charges = {charge.id: charge for charge in found}
+        """A line is billable when it names a charge that exists, is not deleted and has no
+        current run (its charges read in one batch), and a part of it is billable at `as_of`
+        (`engines.billable`: the whole line once its period has ended and its `invoice_at` has
+        come, or with progressive billing the part before `as_of`)."""
+        charges = _charges_of(op, lines)
         reasons: dict[str, str] = {}
         for line in lines:
             charge = charges.get(line.charge_id or "")
-            billable_from = max(line.service_period.end, line.invoice_at)
+            billable = billable_end(customer, line, as_of)
             if charge is None:
                 reasons[line.id] = "the line names no existing charge"
             elif charge.state.status is ChargeStatus.DELETED:
                 reasons[line.id] = f"charge {charge.id} is deleted"
             elif charge.state.current_run_id is not None:
                 reasons[line.id] = "an active realization run already exists"
-            elif billable_from > as_of:
-                reasons[line.id] = f"not billable before {format_instant(billable_from)}"
+            elif isinstance(billable, str):
+                reasons[line.id] = billable
         return reasons
+
+    def billed_until(self, customer: Customer, line: InvoiceLine, as_of: datetime) -> datetime:
+        """The end of the line's billable part (`engines.billable.billable_end`)."""
+        end = billable_end(customer, line, as_of)
+        if isinstance(end, str):
+            raise InvalidLineError(line.id, end)
+        return end
+
+    def preview(
+        self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
+    ) -> Previewed:
+        """Each line rated over the part a preview at `as_of` covers, with the cutoffs its run
+        would get (a final run's when the part ends with the charge's period, else a partial
+        run's), minus what the charge's earlier runs billed (its current run included); no
+        credit applied, nothing written."""
+        charges = _charges_of(op, lines)
+        previewed = Previewed([])
+        for line in lines:
+            charge = charges.get(line.charge_id or "")
+            if charge is None or charge.state.status is ChargeStatus.DELETED:
+                previewed.unrated[line.id] = "the line names no live charge"
+                continue
+            try:
+                previewed.lines.append(_rated_live(op, customer, charge, line, as_of))
+            except ChargeflowError as error:
+                previewed.unrated[line.id] = f"{type(error).__name__}: {error}"
+        return previewed
 
     def on_standard_invoice_created(
         self, op: Operation, invoice: Invoice, lines: Sequence[InvoiceLine]
@@ -265,6 +326,34 @@ class UsageBasedLineEngine(PassThroughLineEngine):
     def calculate_lines(self, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
         """The lines as they are: their totals are their runs', copied when realized."""
         return list(lines)
+
+
+def _charges_of(op: Operation, lines: Sequence[InvoiceLine]) -> dict[str, UsageBasedCharge]:
+    """The charges the lines name, by id, read in one batch (unlocked)."""
+    found = op.uow.charges.find_many([line.charge_id for line in lines if line.charge_id])
+    return {charge.id: charge for charge in found}
+
+
+def _rated_live(
+    op: Operation, customer: Customer, charge: UsageBasedCharge, line: InvoiceLine, as_of: datetime
+) -> InvoiceLine:
+    """`line` over the part a preview at `as_of` covers, rated as its run would be."""
+    end = preview_end(customer, line, as_of)
+    charge_end = charge.intent.service_period.end
+    stored_at_lt = customer.collection_period_end(end) if end == charge_end else end
+    rating = rate_run(op, charge, None, service_period_to=end, stored_at_lt=stored_at_lt)
+    earlier = charge.latest_run()
+    pre_line = earlier.metered_quantity if earlier else ZERO
+    return line.model_copy(
+        update={
+            "service_period": Period(start=line.service_period.start, end=end),
+            "metered_quantity": rating.metered_quantity,
+            "pre_line_quantity": pre_line,
+            "quantity": rating.metered_quantity - pre_line,
+            "detailed_lines": rating.detailed_lines,
+            "totals": Totals.of(rating.amount, ZERO),
+        }
+    )
 
 
 def _with_charges(

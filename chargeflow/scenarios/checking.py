@@ -26,6 +26,7 @@ from chargeflow.scenarios.expectations import (
     Expectation,
     GatheringLineExpectation,
     InvoiceExpectation,
+    LineExpectation,
     RunExpectation,
 )
 from domain.charge import UsageBasedCharge
@@ -239,11 +240,17 @@ class Checker:
                 "history": [f"{r.from_status.value} -> {r.to_status.value}" for r in history],
             },
         )
-        if expected.lines is None:
+        yield from self._lines_differences(f"{path}.lines", expected.lines, invoice.lines)
+
+    def _lines_differences(
+        self, path: str, expected: Sequence[LineExpectation] | None, lines: Sequence[InvoiceLine]
+    ) -> Iterator[str]:
+        """How `lines` differ from `expected` (length, then line by line, partially)."""
+        if expected is None:
             return
-        yield from _count(f"{path}.lines", len(expected.lines), len(invoice.lines))
-        for number, (want, line) in enumerate(zip(expected.lines, invoice.lines, strict=False)):
-            where = f"{path}.lines[{number}]"
+        yield from _count(path, len(expected), len(lines))
+        for number, (want, line) in enumerate(zip(expected, lines, strict=False)):
+            where = f"{path}[{number}]"
             yield from _differences(where, want, self._line_fields(line))
             yield from _detailed_differences(where, want.detailed_lines, line.detailed_lines)
 
@@ -255,6 +262,7 @@ class Checker:
             **_totals(line.totals),
             "charge": charge,
             "status": line.status,
+            "service_period": (line.service_period.start, line.service_period.end),
             "kept_gathering_id": kept,
             "metered_quantity": line.metered_quantity,
             "pre_line_quantity": line.pre_line_quantity,
@@ -266,15 +274,30 @@ class Checker:
     def _customer_differences(self, alias: str, expected: CustomerExpectation) -> Iterator[str]:
         customer_id = self.bindings.customers[alias]
         billing = self.app.billing
+        path = f"customers.{alias}"
+        pending = billing.pending_lines(customer_id)
         yield from _differences(
-            f"customers.{alias}",
+            path,
             expected,
             {
                 "balance": self.app.credits.balance(customer_id),
-                "pending_lines": len(billing.pending_lines(customer_id)),
+                "pending_lines": len(pending),
                 "invoices": len(billing.list_invoices(customer_id)),
             },
         )
+        yield from self._lines_differences(
+            f"{path}.gathering_lines", expected.gathering_lines, pending
+        )
+        if expected.preview is not None:
+            preview = billing.preview(customer_id)
+            yield from _differences(
+                f"{path}.preview",
+                expected.preview,
+                {**_totals(preview.totals), "unrated": len(preview.unrated)},
+            )
+            yield from self._lines_differences(
+                f"{path}.preview.lines", expected.preview.lines, preview.lines
+            )
 
 
 def _alias_of(bound: Mapping[str, str], id_: str) -> str:
@@ -427,7 +450,7 @@ def _list_changes(path: str, before: list[object], after: list[object]) -> Itera
 
 def show(value: object) -> str:
     """`value` as a scenario writes it: ``null``, ``true``/``false``, ISO-8601 instants,
-    an enum's value, lists in brackets, anything else as its text."""
+    an enum's value, lists (and pairs) in brackets, anything else as its text."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -436,6 +459,6 @@ def show(value: object) -> str:
         return format_instant(value)
     if isinstance(value, Enum):
         return str(value.value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(show(item) for item in value) + "]"
     return str(value)

@@ -135,14 +135,16 @@ class ChargeExpectation(StrictModel):
 
 class LineExpectation(TotalsExpectation):
     """Expected fields of one invoice line. `charge` is the alias of the charge it bills;
-    `kept_gathering_id` whether its id is the one its charge's gathering line had;
-    `metered_quantity` the cumulative usage its run rated, `pre_line_quantity` what earlier runs
-    rated, `quantity` the difference billed; `detailed_lines` every detailed line (length
-    checked); `credits_applied` the amounts applied, in order; `collection_period_end` when late
-    usage stops counting for it."""
+    `service_period` its ``[from, to]`` (a line split by progressive billing covers a part of
+    its charge's period); `kept_gathering_id` whether its id is the one its charge's gathering
+    line had; `metered_quantity` the cumulative usage its run rated, `pre_line_quantity` what
+    earlier runs rated, `quantity` the difference billed; `detailed_lines` every detailed line
+    (length checked); `credits_applied` the amounts applied, in order; `collection_period_end`
+    when late usage stops counting for it."""
 
     charge: str | None = None
     status: LineStatus | None = None
+    service_period: tuple[Instant, Instant] | None = None
     kept_gathering_id: bool | None = None
     metered_quantity: Amount | None = None
     pre_line_quantity: Amount | None = None
@@ -164,13 +166,33 @@ class InvoiceExpectation(TotalsExpectation):
     history: list[InvoiceStatusTransition] | None = None
 
 
+class PreviewExpectation(TotalsExpectation):
+    """Expected preview of the customer's gathering lines at the step's clock
+    (`billing.preview`): totals, every previewed line (length checked) and how many lines
+    could not be rated."""
+
+    lines: list[LineExpectation] | None = None
+    unrated: int | None = None
+
+
 class CustomerExpectation(StrictModel):
     """Expected credit `balance`, number of `pending_lines` and of listed (live) standard
-    `invoices`."""
+    `invoices`; `gathering_lines`, every pending line (length checked); `preview`, what
+    invoicing would bill now."""
 
     balance: Amount | None = None
     pending_lines: int | None = None
     invoices: int | None = None
+    gathering_lines: list[LineExpectation] | None = None
+    preview: PreviewExpectation | None = None
+
+    def lines(self) -> list[tuple[str, LineExpectation]]:
+        """The expected lines, each with its path below the customer."""
+        named = [
+            (f"gathering_lines[{n}]", line) for n, line in enumerate(self.gathering_lines or [])
+        ]
+        previewed = self.preview.lines or [] if self.preview else []
+        return named + [(f"preview.lines[{n}]", line) for n, line in enumerate(previewed)]
 
 
 class Expectation(StrictModel):
@@ -187,6 +209,11 @@ class Expectation(StrictModel):
         """The aliases the expectation names."""
         used = [AliasUse(f"expect.charges.{a}", "charge", a) for a in self.charges]
         used += [AliasUse(f"expect.customers.{a}", "customer", a) for a in self.customers]
+        for alias, customer in self.customers.items():
+            for where, line in customer.lines():
+                if line.charge is not None:
+                    field = f"expect.customers.{alias}.{where}.charge"
+                    used.append(AliasUse(field, "charge", line.charge))
         for alias, invoice in self.invoices.items():
             used.append(AliasUse(f"expect.invoices.{alias}", "invoice", alias))
             for number, line in enumerate(invoice.lines or []):

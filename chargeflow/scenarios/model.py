@@ -44,6 +44,10 @@ Charges move through version 2 of the lifecycle: billing alone fires `invoice_cr
 `advance_invoice` or `advance: {invoices_due: true}`, and `approve_invoice`), and payments are
 recorded on the invoice (`record_payment`).
 
+A customer's expectation may also check its `gathering_lines` (each with its
+`service_period`: progressive billing splits them) and its `preview`, what invoicing would bill
+at the step's clock (computed when the step is checked; it writes nothing).
+
 Expectations are partial: only the fields a scenario writes are checked, so `advance_after:
 null` checks for no value while leaving `advance_after` out checks nothing. Lists (runs, lines,
 detailed lines, allocations, histories) are checked whole: their length, then item by item,

@@ -104,6 +104,26 @@ def test_a_customers_billing_profile_is_set_and_changed_from_the_terminal(cli: C
     assert "progressive billing False, auto approve True" in stdout
 
 
+def test_the_preview_shows_what_invoicing_would_bill_and_writes_nothing(cli: Cli) -> None:
+    customer = cli.customer("--progressive-billing")
+    cli.charge(customer, "credit_then_invoice", UNIT)
+    cli.json("usage", "record", customer, "api_requests", "--value", "40",
+             "--event-time", "2026-01-10T00:00:00Z")  # fmt: skip
+    mid = "2026-01-16T00:00:00Z"
+    preview = cli.json("invoices", "preview", customer, now=mid)
+    [line] = preview["lines"]
+    assert (line["service_period"]["start"], line["service_period"]["end"]) == (
+        "2026-01-01T00:00:00Z",
+        mid,
+    )
+    assert (line["quantity"], preview["totals"]["total"]) == ("40", "40.00")
+    code, shown, _ = cli.run("invoices", "preview", customer, now=mid)
+    assert code == 0
+    assert "unit: 40 x 1 = 40.00" in shown
+    assert "total 40.00" in shown
+    assert cli.json("invoices", "list") == []
+
+
 def test_bulk_advance_shows_progress_and_a_summary(cli: Cli) -> None:
     customer = cli.customer()
     for _ in range(3):

@@ -1,13 +1,13 @@
 """A crash between two steps loses nothing and a retry never duplicates.
 
-For each operation (create, advance, advance_due, invoice_pending_lines, advance_invoice,
-delete, approve_invoice, record_payment), the same world is rebuilt and the operation is
-crashed once at every point it touches the database: before each SQL statement, and before
-and after each commit. The crash is a `BaseException` (like a killed process, it gets past
-every ``except Exception``). Then the
-operation is run again without faults, and the end state must equal that of a run that never
-crashed, with the invariants kept: one run per line, a run's credits are the sum of its
-allocations, totals balance, and the audit log replays each charge's status changes.
+For each operation (create, advance, advance_due, invoice_pending_lines, invoicing a
+progressive customer mid-period, advance_invoice, delete, approve_invoice, record_payment), the
+same world is rebuilt and the operation is crashed once at every point it touches the database:
+before each SQL statement, and before and after each commit. The crash is a `BaseException`
+(like a killed process, it gets past every ``except Exception``). Then the operation is run
+again without faults, and the end state must equal that of a run that never crashed, with the
+invariants kept: one run per line, a run's credits are the sum of its allocations, totals
+balance, and the audit log replays each charge's status changes.
 
 Runs on SQLite and PostgreSQL. ``CHARGEFLOW_CRASH_STRIDE=N`` crashes at every Nth point only
 (1, every point, is the default).
@@ -118,6 +118,14 @@ def act_invoice(app: App, world: World) -> object:
     return app.billing.invoice_pending_lines(world.customer_id)
 
 
+def setup_progressive_invoicing(app: App, clock: FrozenClock) -> World:
+    """Two charges of a customer billed progressively, invoiced mid-period: each line split."""
+    world = _base(app, clock, (CTI, CTI))
+    app.customers.update(world.customer_id, progressive_billing=True)
+    clock.set("2026-01-20T00:00:00Z")
+    return world
+
+
 def setup_collection(app: App, clock: FrozenClock) -> World:
     world = setup_invoicing(app, clock)
     [invoice] = app.billing.invoice_pending_lines(world.customer_id)
@@ -186,6 +194,7 @@ OPERATIONS: dict[str, tuple[Setup, Act]] = {
     "advance": (setup_due, act_advance),
     "advance_due": (setup_due, act_advance_due),
     "invoice_pending_lines": (setup_invoicing, act_invoice),
+    "invoice_progressively": (setup_progressive_invoicing, act_invoice),
     "advance_invoice": (setup_collection, act_advance_invoice),
     "delete": (setup_delete, act_delete),
     "approve_invoice": (setup_approval, act_approve),

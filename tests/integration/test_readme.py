@@ -17,7 +17,9 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-@pytest.mark.parametrize("source", blocks("python")[:2], ids=["credit_only", "credit_then_invoice"])
+@pytest.mark.parametrize(
+    "source", blocks("python")[:3], ids=["credit_only", "credit_then_invoice", "progressive"]
+)
 def test_the_python_examples_run_and_print_what_their_comments_say(
     source: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,15 +1,17 @@
 """The worked examples of docs/lifecycle.md section 15, step by step, on both databases: the
 credit_only charge with cutoffs fixed in advance, and the credit_then_invoice charge issued and
-paid to `final`."""
+paid to `final`, and the credit_then_invoice charge billed progressively in two runs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from chargeflow import App, FrozenClock
+import pytest
+
+from chargeflow import App, FrozenClock, NoLinesToInvoiceError
 from domain.charge import UsageBasedCharge
-from domain.invoices import InvoiceStatus
+from domain.invoices import InvoiceLine, InvoiceStatus
 from domain.runs import PaymentStatus, RunType
 from domain.statuses import ChargeStatus
 from domain.timestamps import to_instant
@@ -216,3 +218,133 @@ def test_credit_then_invoice_worked_example(app: App, clock: FrozenClock) -> Non
     assert final.runs[0].payment.status is PaymentStatus.SETTLED
     assert final.state.status is S.FINAL
     assert final.runs[0].line_id == line.id
+
+
+GRADUATED = {
+    "type": "tiered_graduated",
+    "tiers": [
+        {"up_to": 10, "unit_amount": "1.00"},
+        {"up_to": 20, "unit_amount": "0.50"},
+        {"up_to": None, "unit_amount": "0.25"},
+    ],
+}
+
+
+def quantities(line: InvoiceLine) -> tuple[Decimal, Decimal, Decimal]:
+    """The line's metered, pre-line and billed quantities."""
+    return (line.metered_quantity, line.pre_line_quantity, line.quantity)
+
+
+def details(line: InvoiceLine) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    return [(d.key, d.quantity, d.unit_amount, d.amount) for d in line.detailed_lines]
+
+
+def test_progressive_billing_worked_example(
+    app: App, clock: FrozenClock, snapshot: Snapshot
+) -> None:
+    # 2025-12-01: create credit_then_invoice (customer with progressive billing)
+    who = app.customers.create(
+        name="Acme", currency="USD", collection_interval="P2D", progressive_billing=True
+    )
+    app.features.create(key=FEATURE)
+    made = charge(app, who.id, CTI, price=GRADUATED)
+    assert made.state.status is S.CREATED
+    [gathering] = app.billing.pending_lines(who.id)
+
+    # 2026-01-01 00:00: invoice pending lines -> no lines to invoice; still created, no runs
+    clock.set("2026-01-01T00:00:00Z")
+    before = snapshot()
+    with pytest.raises(NoLinesToInvoiceError):
+        app.billing.invoice_pending_lines(who.id)
+    assert snapshot() == before
+    assert (app.charges.get(made.id).state.status, app.charges.get(made.id).runs) == (S.CREATED, [])
+
+    # 2026-01-16 00:00: record (15, 01-15); invoice pending lines
+    clock.set("2026-01-16T00:00:00Z")
+    app.usage.record(who.id, FEATURE, value=15, event_time="2026-01-15T00:00:00Z")
+    [first] = app.billing.invoice_pending_lines(who.id)
+    [line] = first.lines
+    assert (line.service_period.start, line.service_period.end) == (
+        at("2026-01-01T00:00:00Z"),
+        at("2026-01-16T00:00:00Z"),
+    )
+    assert quantities(line) == (Decimal(15), Decimal(0), Decimal(15))
+    assert details(line) == [
+        ("graduated.tier-1", Decimal(10), Decimal("1.00"), Decimal("10.00")),
+        ("graduated.tier-2", Decimal(5), Decimal("0.50"), Decimal("2.50")),
+    ]
+    assert line.totals.total == Decimal("12.50")
+    assert first.collection_at == at("2026-01-16T00:01:00Z")
+    [run] = app.charges.get(made.id).runs
+    assert run.type is RunType.PARTIAL_INVOICE
+    assert run.service_period_to == run.stored_at_lt == at("2026-01-16T00:00:00Z")
+    assert (run.line_id, run.invoice_id) == (line.id, first.id)
+    [rest] = app.billing.pending_lines(who.id)
+    assert rest.id == gathering.id
+    assert (rest.service_period.start, rest.service_period.end) == (
+        at("2026-01-16T00:00:00Z"),
+        at("2026-02-01T00:00:00Z"),
+    )
+
+    # 2026-01-21: record (5, 01-20); invoice pending lines -> the charge has a current run
+    clock.set("2026-01-21T00:00:00Z")
+    app.usage.record(who.id, FEATURE, value=5, event_time="2026-01-20T00:00:00Z")
+    before = snapshot()
+    with pytest.raises(NoLinesToInvoiceError, match="an active realization run already exists"):
+        app.billing.invoice_pending_lines(who.id)
+    assert snapshot() == before
+
+    # same: preview -> metered 20, pre-line 15, quantity 5, total 2.50; nothing written
+    preview = app.billing.preview(who.id)
+    assert snapshot() == before
+    [previewed] = preview.lines
+    assert previewed.id == gathering.id
+    assert quantities(previewed) == (Decimal(20), Decimal(15), Decimal(5))
+    assert previewed.totals.total == preview.totals.total == Decimal("2.50")
+    assert details(previewed) == [
+        ("graduated.tier-2", Decimal(5), Decimal("0.50"), Decimal("2.50")),
+    ]
+
+    # 2026-01-21: advance the invoice; approve
+    assert app.billing.advance_invoice(first.id).status is I.DRAFT_MANUAL_APPROVAL_NEEDED
+    assert app.billing.approve_invoice(first.id).status is I.PAYMENT_PENDING
+    active = app.charges.get(made.id)
+    assert active.state.status is S.ACTIVE
+    assert active.state.current_run_id is None
+    assert active.state.advance_after == at("2026-02-01T00:00:00Z")
+
+    # 2026-02-01: record (10, 01-25); invoice pending lines
+    clock.set("2026-02-01T00:00:00Z")
+    app.usage.record(who.id, FEATURE, value=10, event_time="2026-01-25T00:00:00Z")
+    [second] = app.billing.invoice_pending_lines(who.id)
+    [line] = second.lines
+    assert line.id == gathering.id
+    assert (line.service_period.start, line.service_period.end) == (
+        at("2026-01-16T00:00:00Z"),
+        at("2026-02-01T00:00:00Z"),
+    )
+    assert quantities(line) == (Decimal(30), Decimal(15), Decimal(15))
+    assert details(line) == [
+        ("graduated.tier-2", Decimal(5), Decimal("0.50"), Decimal("2.50")),
+        ("graduated.tier-3", Decimal(10), Decimal("0.25"), Decimal("2.50")),
+    ]
+    assert line.totals.total == Decimal("5.00")
+    runs = app.charges.get(made.id).runs
+    assert [r.type for r in runs] == [RunType.PARTIAL_INVOICE, RunType.FINAL_REALIZATION]
+    assert app.billing.pending_lines(who.id) == []
+
+    # 2026-02-03 00:01: advance the second invoice; approve it
+    clock.set("2026-02-03T00:01:00Z")
+    assert app.billing.advance_invoice(second.id).status is I.DRAFT_MANUAL_APPROVAL_NEEDED
+    app.billing.approve_invoice(second.id)
+    assert app.charges.get(made.id).state.status is S.AWAITING_PAYMENT_SETTLEMENT
+
+    # same: second invoice paid -> still awaiting (the first is unpaid)
+    app.billing.record_payment(second.id, "paid")
+    assert app.charges.get(made.id).state.status is S.AWAITING_PAYMENT_SETTLEMENT
+
+    # same: first invoice paid -> final
+    app.billing.record_payment(first.id, "paid")
+    final = app.charges.get(made.id)
+    assert final.state.status is S.FINAL
+    assert [r.payment.status for r in final.runs if r.payment] == [PaymentStatus.SETTLED] * 2

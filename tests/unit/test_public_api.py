@@ -12,7 +12,8 @@ PUBLIC = {
     # what the facade returns
     "UsageBasedCharge", "ChargeIntent", "ChargeState", "RealizationRun", "Totals",
     "CreditAllocation", "CreditGrant", "Customer", "Feature", "UsageEvent", "Invoice",
-    "InvoiceLine", "AppliedCredit", "Period", "TransitionRecord", "ChargeTransition",
+    "InvoiceLine", "InvoicePreview", "AppliedCredit", "Period", "TransitionRecord",
+    "ChargeTransition",
     "InvoiceTransition",
     # prices
     "Price", "UnitPrice", "FlatPrice", "PackagePrice", "TieredVolumePrice",
