@@ -92,6 +92,18 @@ class Charges:
         """Delete the charge; `policy` says whether its credits are given back (`correct`)."""
         return self._operations.run(charges.delete_charge, lookup_id(charge_id, "charge"), policy)
 
+    def extend(self, charge_id: str, *, to: datetime | str) -> UsageBasedCharge:
+        """Extend the service period to the later `to`; the charge as it now stands (not
+        advanced: the next advance or due sweep goes on). `InvalidPeriodChangeError` for an end
+        not after the current one."""
+        return self._operations.run(charges.extend_charge, lookup_id(charge_id, "charge"), to)
+
+    def shrink(self, charge_id: str, *, to: datetime | str) -> UsageBasedCharge:
+        """Shrink the service period to the earlier `to` (still after its start); the charge as
+        it now stands. `InvalidPeriodChangeError` for an end outside the period or one that
+        would cut an invoiced run."""
+        return self._operations.run(charges.shrink_charge, lookup_id(charge_id, "charge"), to)
+
     def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
         """Every charge, or one customer's, oldest first. (Last: it shadows `list` below it.)"""
         if customer_id is not None:

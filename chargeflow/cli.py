@@ -34,6 +34,7 @@ from chargeflow.presenting import (
     show_charge,
 )
 from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
+from domain.charge import UsageBasedCharge
 from domain.clock import Clock, FrozenClock, SystemClock
 from domain.customer import Customer
 from domain.errors import ChargeflowError, InvalidInputError
@@ -372,6 +373,32 @@ def charges_fire(
     session = _session(ctx)
     charge = session.app().charges.fire(charge_id, trigger, **_arguments(argument or []))
     session.emit(charge, f"charge {charge.id}: {charge.state.status.value}")
+
+
+@charges_cli.command("extend")
+def charges_extend(
+    ctx: typer.Context,
+    charge_id: Annotated[str, typer.Argument()],
+    to: Annotated[str, typer.Option(help="The new, later end of the service period.")],
+) -> None:
+    """Extend a charge's service period (no advance afterwards)."""
+    _period_changed(ctx, _session(ctx).app().charges.extend(charge_id, to=to))
+
+
+@charges_cli.command("shrink")
+def charges_shrink(
+    ctx: typer.Context,
+    charge_id: Annotated[str, typer.Argument()],
+    to: Annotated[str, typer.Option(help="The new, earlier end of the service period.")],
+) -> None:
+    """Shrink a charge's service period (no advance afterwards)."""
+    _period_changed(ctx, _session(ctx).app().charges.shrink(charge_id, to=to))
+
+
+def _period_changed(ctx: typer.Context, charge: UsageBasedCharge) -> None:
+    """One line: where the charge stands and when its period now ends."""
+    end = format_instant(charge.intent.service_period.end)
+    _session(ctx).emit(charge, f"charge {charge.id}: {charge.state.status.value}, period to {end}")
 
 
 # --- invoices ---------------------------------------------------------------------------------

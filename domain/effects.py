@@ -10,6 +10,9 @@ one has already done everything on the charge's side.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from domain.periods import Period
 
 
 @dataclass(frozen=True)
@@ -27,5 +30,15 @@ class DeleteStandardLine:
     line_id: str
 
 
-InvoiceEffect = DeleteGatheringLine | DeleteStandardLine
+@dataclass(frozen=True)
+class UpsertGatheringLine:
+    """Give charge `charge_id` a gathering line over `period`, invoiced at `invoice_at`: its
+    pending gathering line moved there, or a new one when it has none."""
+
+    charge_id: str
+    period: Period
+    invoice_at: datetime
+
+
+InvoiceEffect = DeleteGatheringLine | DeleteStandardLine | UpsertGatheringLine
 """Every effect a charge action may return."""

@@ -15,8 +15,10 @@ repeats it so a log line alone is enough to act on::
     │   │                        (`subject` says "invoice" when the machine is an invoice's)
     │   ├── TransitionRefusedError
     │   │   ├── TriggerNotPermittedError   the trigger has no transition from the status
+    │   │   │   └── RetryAfterBillingAdvancesError  a period change while billing is issuing
     │   │   └── GuardFailedError           a transition exists but its guard does not pass (guard)
     │   ├── InvalidTriggerArgumentError    e.g. an empty or unknown line id, a missing delete policy
+    │   ├── InvalidPeriodChangeError       extend / shrink to an end the rules refuse
     │   ├── CurrentRunExistsError          a second current realization run
     │   ├── NoCurrentRunError              an action needs the current run and there is none
     │   ├── NegativeTotalError             the rated total is negative (amount)
@@ -161,6 +163,13 @@ class TriggerNotPermittedError(TransitionRefusedError):
     reason = "trigger not permitted"
 
 
+class RetryAfterBillingAdvancesError(TriggerNotPermittedError):
+    """A period change reached a credit_then_invoice charge while billing is issuing its run
+    (`…issuing`, `…completed`): nothing changed; retry once billing has moved it on."""
+
+    reason = "retry after billing advances"
+
+
 class GuardFailedError(TransitionRefusedError):
     """A transition exists for the trigger, but its guard does not pass now."""
 
@@ -179,6 +188,13 @@ class InvalidTriggerArgumentError(ChargeError):
     """The trigger's argument is missing or invalid (an empty line id, no delete policy...)."""
 
     reason = "invalid trigger argument"
+
+
+class InvalidPeriodChangeError(ChargeError):
+    """`extend` to an end not after the current one, `shrink` to an end not strictly inside the
+    period, or a shrink that would cut an invoiced run: nothing changed."""
+
+    reason = "invalid period change"
 
 
 class CurrentRunExistsError(ChargeError):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from domain.periods import Period
+from domain.timestamps import Instant
 
 
 class Trigger(StrEnum):
@@ -26,6 +27,8 @@ class Trigger(StrEnum):
     COLLECTION_COMPLETED = "collection_completed"
     INVOICE_ISSUED = "invoice_issued"
     DELETE = "delete"
+    EXTEND = "extend"
+    SHRINK = "shrink"
 
 
 class DeletePolicy(StrEnum):
@@ -87,12 +90,21 @@ class Delete(TriggerArgument):
     policy: Annotated[DeletePolicy, BeforeValidator(_delete_policy)]
 
 
+class PeriodChange(TriggerArgument):
+    """`extend` / `shrink`: the new end of the charge's service period (later for `extend`,
+    earlier but still after its start for `shrink`; the action checks which)."""
+
+    to: Instant
+
+
 TRIGGER_ARGUMENTS: Mapping[Trigger, type[TriggerArgument] | None] = {
     Trigger.NEXT: None,
     Trigger.INVOICE_CREATED: InvoiceCreated,
     Trigger.COLLECTION_COMPLETED: None,
     Trigger.INVOICE_ISSUED: InvoiceIssued,
     Trigger.DELETE: Delete,
+    Trigger.EXTEND: PeriodChange,
+    Trigger.SHRINK: PeriodChange,
 }
 """The argument model of every trigger (None: the trigger takes no argument)."""
 
@@ -101,3 +113,7 @@ BILLING_TRIGGERS = frozenset(
 )
 """Triggers only billing fires, with the invoice's facts, through its line engine:
 `charges.fire` refuses them."""
+
+PERIOD_CHANGES = frozenset({Trigger.EXTEND, Trigger.SHRINK})
+"""Triggers that move the end of a charge's service period (docs/lifecycle.md section 11): their
+rows are internal, the action decides the status."""

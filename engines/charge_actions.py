@@ -13,25 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.charge import SettlementMode, UsageBasedCharge
-from domain.effects import DeleteGatheringLine, DeleteStandardLine, InvoiceEffect
+from domain.effects import DeleteGatheringLine, InvoiceEffect
 from domain.errors import InvalidTriggerArgumentError, LedgerError
 from domain.invoices import InvoiceLine, LineStatus
 from domain.money import ZERO
 from domain.periods import Period
-from domain.runs import InvoiceUsage, RealizationRun, RunType, Totals
+from domain.runs import InvoiceUsage, RealizationRun, RunType
 from domain.triggers import (
     Delete,
     DeletePolicy,
     InvoiceCreated,
     InvoiceIssued,
+    PeriodChange,
     Trigger,
     TriggerArgument,
 )
-from engines import credits
+from engines import period_changes
 from engines.features import current_feature_id
 from engines.ledger import AllocationMode, available_credit
 from engines.operation import Operation
 from engines.runs import create_rated_run, require_current_run, rerate
+from engines.voiding import give_back_credits, void_run
 from statemachines.actions import ChargeAction
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
@@ -227,32 +229,12 @@ def _delete_charge(call: ActionCall) -> Sequence[InvoiceEffect]:
     return effects
 
 
-def give_back_credits(
-    op: Operation, charge: UsageBasedCharge, run: RealizationRun, trigger: Trigger
-) -> None:
-    """Correct every credit `run` still holds (newest first, booked at its period end); its
-    totals follow."""
-    held = run.net_credits()
-    if held:
-        credits.correct(op, charge, run, held, trigger)
-        run.totals = Totals.of(run.totals.amount, run.net_credits())
-        op.uow.charges.save_run(run)
-
-
-def void_run(
-    op: Operation, charge: UsageBasedCharge, run: RealizationRun, trigger: Trigger
-) -> Sequence[InvoiceEffect]:
-    """Void `run`: its credits given back, `deleted_at` set, no longer current; the effect
-    deleting its standard line, if it has one."""
-    held = run.net_credits()
-    if held:
-        credits.correct(op, charge, run, held, trigger)
-    run.totals = Totals.of(run.totals.amount, run.net_credits())
-    run.deleted_at = op.now
-    op.uow.charges.save_run(run)
-    if charge.state.current_run_id == run.id:
-        charge.state.current_run_id = None
-    return (DeleteStandardLine(run.line_id),) if run.line_id else NO_EFFECTS
+def _change_period(call: ActionCall) -> Sequence[InvoiceEffect]:
+    """`extend` / `shrink` (internal rows): move the period's end, then settle runs, status and
+    `advance_after` (`engines.period_changes`)."""
+    if not isinstance(call.argument, PeriodChange):
+        raise call.refuse("extend and shrink take the new end of the period, `to`")
+    return period_changes.change_period(call.op, call.charge, call.trigger, call.argument)
 
 
 ACTIONS: Mapping[ChargeAction, Callable[[ActionCall], Sequence[InvoiceEffect]]] = {
@@ -267,6 +249,7 @@ ACTIONS: Mapping[ChargeAction, Callable[[ActionCall], Sequence[InvoiceEffect]]] 
     ChargeAction.SNAPSHOT_INVOICE_USAGE: _snapshot_invoice_usage,
     ChargeAction.FINALIZE_INVOICE_RUN: _finalize_invoice_run,
     ChargeAction.DELETE_CHARGE: _delete_charge,
+    ChargeAction.CHANGE_PERIOD: _change_period,
 }
 """The implementation of every action the charge specs name."""
 

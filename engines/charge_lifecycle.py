@@ -3,13 +3,14 @@ how a transition is persisted (the state columns) and audited (a charge transiti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from domain.charge import UsageBasedCharge
 from domain.effects import InvoiceEffect
 from domain.history import ChargeTransition
 from domain.statuses import ChargeStatus
-from domain.triggers import Trigger, TriggerArgument
+from domain.timestamps import format_instant
+from domain.triggers import PeriodChange, Trigger, TriggerArgument
 from engines import charge_actions, driver, invoice_effects
 from engines.operation import Operation
 from statemachines.actions import ChargeAction
@@ -39,21 +40,28 @@ class ChargeLifecycle:
         """Run a charge action (`engines.charge_actions`)."""
         return charge_actions.perform(op, charge, trigger, action, argument)
 
+    def audit(self, charge: UsageBasedCharge, argument: TriggerArgument | None) -> dict[str, str]:
+        """The argument's fields as text; a period change also keeps the end it moves from
+        (``previous_to``)."""
+        audit = argument.audit() if argument is not None else {}
+        if isinstance(argument, PeriodChange):
+            audit["previous_to"] = format_instant(charge.intent.service_period.end)
+        return audit
+
     def moved(
         self,
         op: Operation,
         charge: UsageBasedCharge,
         transition: tuple[ChargeStatus, Trigger, ChargeStatus],
-        argument: TriggerArgument | None,
+        audit: Mapping[str, str],
     ) -> None:
         """Store the new status with the rest of the charge's state, and audit the move.
 
         The status is set only now, so an action's error names the status the refused
-        transition started from."""
+        transition started from (an internal row's action sets it last, itself)."""
         charge.state.status = transition[2]
         op.uow.charges.save_state(charge)
-        arguments = argument.audit() if argument is not None else {}
-        op.uow.history.record_charge(ChargeTransition.of(charge.id, transition, arguments, op.now))
+        op.uow.history.record_charge(ChargeTransition.of(charge.id, transition, audit, op.now))
 
 
 CHARGES = ChargeLifecycle()

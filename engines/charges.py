@@ -36,6 +36,7 @@ from engines import charge_lifecycle, driver
 from engines.charge_lifecycle import CHARGES
 from engines.gathering import add_charge_line
 from engines.operation import Operation, Operations
+from engines.period_changes import refuse_while_billing_advances
 from engines.sweeps import AdvanceReport, sweep
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
@@ -139,7 +140,7 @@ def advance_charge(op: Operation, charge_id: str) -> UsageBasedCharge | None:
     return charge if charge_lifecycle.advance(op, charge) else None
 
 
-BILLING_LOCKED = frozenset({Trigger.DELETE})
+BILLING_LOCKED = frozenset({Trigger.DELETE, Trigger.EXTEND, Trigger.SHRINK})
 """Triggers that change a credit_then_invoice charge's invoice lines: fired under the customer's
 billing lock and the locks of the charge's invoices, taken before the charge's own lock (the
 lock order of docs/lifecycle.md 7)."""
@@ -154,7 +155,8 @@ def fire_trigger(
     Raises `TriggerNotPermittedError` for an unknown trigger or one only billing fires
     (`invoice_created`, `collection_completed`, `invoice_issued`: they carry the invoice's
     facts), `InvalidTriggerArgumentError` for a missing, extra or malformed argument,
-    `GuardFailedError`, or the typed error of an action; then nothing has changed.
+    `GuardFailedError`, `RetryAfterBillingAdvancesError` for a period change while billing is
+    issuing the charge, or the typed error of an action; then nothing has changed.
     """
     charge = op.uow.charges.get(charge_id)
     known = _trigger(charge, trigger)
@@ -163,6 +165,7 @@ def fire_trigger(
             charge.id, charge.state.status, known, "only billing fires it, with the invoice's facts"
         )
     argument = _argument(charge, known, arguments)
+    refuse_while_billing_advances(charge, known)
     if (
         known in BILLING_LOCKED
         and charge.intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE
@@ -186,6 +189,16 @@ def _lock_billing_of(op: Operation, charge: UsageBasedCharge) -> None:
 def delete_charge(op: Operation, charge_id: str, policy: DeletePolicy | str) -> UsageBasedCharge:
     """Fire `delete` with the credit refund `policy` (`correct` or `ignore`)."""
     return fire_trigger(op, charge_id, Trigger.DELETE, {"policy": policy})
+
+
+def extend_charge(op: Operation, charge_id: str, to: datetime | str) -> UsageBasedCharge:
+    """Fire `extend`: the service period now ends at the later `to` (docs/lifecycle.md 11)."""
+    return fire_trigger(op, charge_id, Trigger.EXTEND, {"to": to})
+
+
+def shrink_charge(op: Operation, charge_id: str, to: datetime | str) -> UsageBasedCharge:
+    """Fire `shrink`: the service period now ends at the earlier `to` (docs/lifecycle.md 11)."""
+    return fire_trigger(op, charge_id, Trigger.SHRINK, {"to": to})
 
 
 def _trigger(charge: UsageBasedCharge, trigger: Trigger | str) -> Trigger:

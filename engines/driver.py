@@ -7,15 +7,16 @@ persisted and audited. The driver itself knows no subject.
 
 A transition is "fire, then activate": the bound machine checks the trigger and its guards and
 runs the row's entry actions with the trigger's typed argument; the driver then runs the new
-status's activation actions, and the lifecycle persists the subject and appends one audit
-record, all in the operation's unit of work. Actions may return invoice effects: they are kept
+status's activation actions (none after an internal row, whose entry actions set the status),
+and the lifecycle persists the subject and appends one audit record, all in the operation's
+unit of work. Actions may return invoice effects: they are kept
 on the operation, advancing stops, and the caller applies them before advancing again
 (advancing with effects unapplied raises `UnappliedEffectsError`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Protocol, TypeVar, cast
 
@@ -53,15 +54,20 @@ class Lifecycle(Protocol[Subject, S, T, A]):
         """Run `action` on `subject` (for `trigger`, with its argument); the effects it needs."""
         ...
 
+    def audit(self, subject: Subject, argument: TriggerArgument | None) -> dict[str, str]:
+        """What the audit record of a transition about to fire keeps: its argument's fields as
+        text, and what of the subject it may change that the record must show."""
+        ...
+
     def moved(
         self,
         op: Operation,
         subject: Subject,
         transition: tuple[S, T, S],
-        argument: TriggerArgument | None,
+        audit: Mapping[str, str],
     ) -> None:
         """Set the subject's status to the transition's destination, persist the subject and
-        append one audit record of ``(source, trigger, dest)``."""
+        append one audit record of ``(source, trigger, dest)`` with `audit`."""
         ...
 
 
@@ -88,6 +94,7 @@ def fire(
     op.require_no_pending_effects()
     machine = lifecycle.machine(subject)
     source = lifecycle.status(subject)
+    audit = lifecycle.audit(subject, argument)
     effects: list[InvoiceEffect] = []
 
     def entry(action: A, entry_argument: object | None) -> None:
@@ -95,9 +102,12 @@ def fire(
         effects.extend(lifecycle.perform(op, subject, trigger, action, typed))
 
     dest = machine.fire(subject, source, trigger, op.now, entry, argument=argument)
-    for action in machine.spec.activation_of(dest):
-        effects.extend(lifecycle.perform(op, subject, trigger, action, None))
-    lifecycle.moved(op, subject, (source, trigger, dest), argument)
+    if dest is None:  # an internal row: its entry actions set the status, nothing activates
+        dest = lifecycle.status(subject)
+    else:
+        for action in machine.spec.activation_of(dest):
+            effects.extend(lifecycle.perform(op, subject, trigger, action, None))
+    lifecycle.moved(op, subject, (source, trigger, dest), audit)
     op.effects.extend(effects)
 
 

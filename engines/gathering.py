@@ -3,8 +3,11 @@ section 8)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.charge import UsageBasedCharge
 from domain.invoices import Invoice, InvoiceKind, InvoiceLine, LineEngineType, LineStatus
+from domain.periods import Period
 from engines.operation import Operation
 
 
@@ -22,8 +25,14 @@ def gathering_invoice(op: Operation, customer_id: str, currency: str) -> Invoice
     return invoice
 
 
-def add_charge_line(op: Operation, charge: UsageBasedCharge) -> InvoiceLine:
-    """Put a gathering line for `charge` on its customer's gathering invoice."""
+def add_charge_line(
+    op: Operation,
+    charge: UsageBasedCharge,
+    period: Period | None = None,
+    invoice_at: datetime | None = None,
+) -> InvoiceLine:
+    """Put a gathering line for `charge` on its customer's gathering invoice, over `period`
+    and invoiced at `invoice_at` (default: the charge's own)."""
     intent = charge.intent
     invoice = gathering_invoice(op, intent.customer_id, intent.currency)
     line = InvoiceLine(
@@ -34,8 +43,8 @@ def add_charge_line(op: Operation, charge: UsageBasedCharge) -> InvoiceLine:
         status=LineStatus.GATHERING,
         charge_id=charge.id,
         name=intent.name,
-        service_period=intent.service_period,
-        invoice_at=intent.invoice_at,
+        service_period=period or intent.service_period,
+        invoice_at=invoice_at or intent.invoice_at,
         price=intent.price,
         created_at=op.now,
     )

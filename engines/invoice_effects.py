@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from domain.effects import DeleteGatheringLine, DeleteStandardLine
+from domain.effects import DeleteGatheringLine, DeleteStandardLine, UpsertGatheringLine
 from domain.errors import InvalidLineError
 from domain.invoices import InvoiceStatus, collection_at, sum_totals
+from engines.gathering import add_charge_line
 from engines.operation import Operation
 
 _DRAFTS = frozenset(status for status in InvoiceStatus if status.value.startswith("draft."))
@@ -30,6 +31,8 @@ def apply(op: Operation) -> bool:
                     op.uow.invoices.remove_lines([line.id])
             case DeleteStandardLine(line_id=line_id):
                 _delete_standard_line(op, line_id)
+            case UpsertGatheringLine():
+                _upsert_gathering_line(op, effect)
             case _:
                 assert_never(effect)
     return bool(pending)
@@ -54,3 +57,18 @@ def _delete_standard_line(op: Operation, line_id: str) -> None:
         customer = op.uow.customers.get(invoice.customer_id)
         invoice.collection_at = collection_at(customer, invoice.lines)
     op.uow.invoices.save(invoice)
+
+
+def _upsert_gathering_line(op: Operation, effect: UpsertGatheringLine) -> None:
+    """Move the charge's pending gathering line to the effect's period and `invoice_at`, or
+    give the charge a new one when it has none (its period was billed to the end, or its
+    line was removed)."""
+    line = op.uow.invoices.gathering_line_of(effect.charge_id)
+    if line is None:
+        charge = op.uow.charges.get(effect.charge_id)
+        add_charge_line(op, charge, effect.period, effect.invoice_at)
+        return
+    moved = line.model_copy(
+        update={"service_period": effect.period, "invoice_at": effect.invoice_at}
+    )
+    op.uow.invoices.save_lines([moved])

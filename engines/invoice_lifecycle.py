@@ -3,7 +3,7 @@ transition is persisted (the invoice header) and audited (an invoice transition 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from domain.effects import InvoiceEffect
 from domain.errors import InvalidInputError
@@ -41,20 +41,21 @@ class InvoiceLifecycle:
         INVOICE_ACTIONS[action](op, invoice)
         return ()
 
+    def audit(self, invoice: Invoice, argument: TriggerArgument | None) -> dict[str, str]:
+        """The argument's fields as text (invoice triggers take none)."""
+        return argument.audit() if argument is not None else {}
+
     def moved(
         self,
         op: Operation,
         invoice: Invoice,
         transition: tuple[InvoiceStatus, InvoiceTrigger, InvoiceStatus],
-        argument: TriggerArgument | None,
+        audit: Mapping[str, str],
     ) -> None:
         """Store the new status with the invoice header, and audit the move."""
         invoice.status = transition[2]
         op.uow.invoices.save(invoice)
-        arguments = argument.audit() if argument is not None else {}
-        op.uow.history.record_invoice(
-            InvoiceTransition.of(invoice.id, transition, arguments, op.now)
-        )
+        op.uow.history.record_invoice(InvoiceTransition.of(invoice.id, transition, audit, op.now))
 
 
 INVOICES = InvoiceLifecycle()

@@ -142,7 +142,13 @@ class ChargeRepository(Protocol):
         ...
 
     def save_state(self, charge: UsageBasedCharge) -> None:
-        """Persist the charge's state and `deleted_at` (its intent never changes)."""
+        """Persist the charge's state and `deleted_at` (its intent changes only by a period
+        change: `save_period`)."""
+        ...
+
+    def save_period(self, charge: UsageBasedCharge) -> None:
+        """Persist the end of the charge's service period and its `invoice_at` (`extend` and
+        `shrink` move both)."""
         ...
 
     def add_run(self, run: RealizationRun) -> None:

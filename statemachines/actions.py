@@ -19,3 +19,4 @@ class ChargeAction(StrEnum):
     SNAPSHOT_INVOICE_USAGE = "snapshot invoice usage"
     FINALIZE_INVOICE_RUN = "finalize invoice run"
     DELETE_CHARGE = "delete charge"
+    CHANGE_PERIOD = "change period"

@@ -78,6 +78,7 @@ class BoundMachine(Generic[S, T, A, Subject]):
             send_event=True,
             ignore_invalid_triggers=False,
         )
+        self._internal = frozenset((row.source, row.trigger) for row in spec.rows if row.internal)
         for row in spec.rows:
             self._machine.add_transition(
                 trigger=row.trigger.value,
@@ -100,11 +101,13 @@ class BoundMachine(Generic[S, T, A, Subject]):
         perform: Perform[A],
         *,
         argument: object | None = None,
-    ) -> S:
-        """Fire `trigger` at `subject` standing in `status`; return the status it moved to.
+    ) -> S | None:
+        """Fire `trigger` at `subject` standing in `status`; return the status it moved to, or
+        None when the row taken is internal (its entry actions decided the status).
 
         Entry actions of the taken row run through `perform` with `argument` (the trigger's
-        typed argument, handed to `transitions` as the event's one positional argument).
+        typed argument, handed to `transitions` as the event's one positional argument; an
+        internal row is a `transitions` transition without a destination).
         Raises `TriggerNotPermittedError` or `GuardFailedError`; then no action has run.
         """
         binding: _Binding[S, A, Subject] = _Binding(status, subject, now, perform)
@@ -123,7 +126,7 @@ class BoundMachine(Generic[S, T, A, Subject]):
                 self._failing_guard(subject, status, trigger, now),
                 subject=self._subject,
             )
-        return binding.state
+        return None if (status, trigger) in self._internal else binding.state
 
     def _first_passing(
         self, subject: Subject, status: S, trigger: T, now: datetime

@@ -1,6 +1,6 @@
 """What both charge machines share: the row into `active` at the start of the service period,
-the activation actions of `created` and `active`, and `delete` from every status but
-`deleted`."""
+the activation actions of `created` and `active`, `delete` from every status but `deleted`,
+and the internal `extend` / `shrink` rows."""
 
 from __future__ import annotations
 
@@ -38,4 +38,14 @@ def delete_rows(statuses: Iterable[ChargeStatus]) -> tuple[ChargeRow, ...]:
         ChargeRow(Trigger.DELETE, status, ChargeStatus.DELETED, entry=(ChargeAction.DELETE_CHARGE,))
         for status in statuses
         if status is not ChargeStatus.DELETED
+    )
+
+
+def period_change_rows(statuses: Iterable[ChargeStatus]) -> tuple[ChargeRow, ...]:
+    """Internal ``extend`` and ``shrink`` rows from each of `statuses`: changing the period
+    decides the status itself (docs/lifecycle.md section 11), and nothing activates."""
+    return tuple(
+        ChargeRow(trigger, status, None, entry=(ChargeAction.CHANGE_PERIOD,))
+        for status in statuses
+        for trigger in (Trigger.EXTEND, Trigger.SHRINK)
     )

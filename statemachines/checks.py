@@ -31,11 +31,11 @@ def _declaration_problems(spec: MachineSpec[Any, Any, Any, Any]) -> list[str]:
         f"terminal status '{status.value}' is not declared" for status in spec.terminal - declared
     )
     problems.extend(
-        f"row {row.trigger.value}: {row.source.value} -> {row.dest.value} "
-        f"names undeclared '{end.value}'"
+        f"row {row.trigger.value}: {row.source.value} -> "
+        f"{row.dest.value if row.dest else '(internal)'} names undeclared '{end.value}'"
         for row in spec.rows
         for end in (row.source, row.dest)
-        if end not in declared
+        if end is not None and end not in declared
     )
     problems.extend(
         f"activation actions for undeclared status '{status.value}'"
@@ -67,7 +67,7 @@ def _reachability_problems(spec: MachineSpec[Any, Any, Any, Any]) -> list[str]:
     while frontier:
         source = frontier.pop()
         for row in spec.rows:
-            if row.source == source and row.dest not in reached:
+            if row.source == source and row.dest is not None and row.dest not in reached:
                 reached.add(row.dest)
                 frontier.append(row.dest)
     return [

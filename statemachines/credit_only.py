@@ -14,6 +14,7 @@ from statemachines.charge_rows import (
     CREATED_ACTIVATION,
     ChargeRow,
     delete_rows,
+    period_change_rows,
 )
 from statemachines.spec import MachineSpec
 
@@ -39,6 +40,16 @@ CREDIT_ONLY = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
         ChargeRow(Trigger.NEXT, S.REALIZATION_PROCESSING, S.REALIZATION_COMPLETED),
         ChargeRow(Trigger.NEXT, S.REALIZATION_COMPLETED, S.FINAL),
         *delete_rows(MODE_STATUSES[SettlementMode.CREDIT_ONLY]),
+        *period_change_rows(
+            (
+                S.CREATED,
+                S.ACTIVE,
+                S.REALIZATION_STARTED,
+                S.REALIZATION_WAITING_FOR_COLLECTION,
+                S.REALIZATION_COMPLETED,
+                S.FINAL,
+            )
+        ),
     ),
     activation={
         S.CREATED: CREATED_ACTIVATION,

@@ -24,6 +24,7 @@ from statemachines.charge_rows import (
     CREATED_ACTIVATION,
     ChargeRow,
     delete_rows,
+    period_change_rows,
 )
 from statemachines.spec import MachineSpec
 
@@ -77,12 +78,24 @@ CREDIT_THEN_INVOICE = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBase
         ),
         ChargeRow(Trigger.NEXT, S.AWAITING_PAYMENT_SETTLEMENT, S.FINAL, guards=(ALL_RUNS_SETTLED,)),
         *delete_rows(MODE_STATUSES[SettlementMode.CREDIT_THEN_INVOICE]),
+        *period_change_rows(
+            (
+                S.CREATED,
+                S.ACTIVE,
+                S.REALIZATION_STARTED,
+                S.REALIZATION_WAITING_FOR_COLLECTION,
+                S.REALIZATION_PROCESSING,
+                S.AWAITING_PAYMENT_SETTLEMENT,
+                S.FINAL,
+            )
+        ),
     ),
     activation={
         S.CREATED: CREATED_ACTIVATION,
         S.ACTIVE: ACTIVE_ACTIVATION,
         S.REALIZATION_WAITING_FOR_COLLECTION: (ChargeAction.ADVANCE_AFTER_COLLECTION_END,),
         S.REALIZATION_PROCESSING: (ChargeAction.SNAPSHOT_INVOICE_USAGE,),
+        S.AWAITING_PAYMENT_SETTLEMENT: (ChargeAction.CLEAR_ADVANCE_AFTER,),
         S.FINAL: (ChargeAction.CLEAR_ADVANCE_AFTER,),
     },
 )

@@ -197,7 +197,8 @@ def _diagram(spec: AnySpec, highlight: Highlight | None) -> _Diagram:
     steps = _steps(highlight)
     visited = {status for source, _, dest in steps for status in (source, dest)}
     current = highlight.current if highlight is not None else None
-    fan_in = Counter((row.trigger, row.dest) for row in spec.rows)
+    drawn = [row for row in spec.rows if row.dest is not None]
+    fan_in = Counter((row.trigger, row.dest) for row in drawn)
     nodes = tuple(
         _Node(
             status=status,
@@ -214,7 +215,20 @@ def _diagram(spec: AnySpec, highlight: Highlight | None) -> _Diagram:
             fan_in=fan_in[row.trigger, row.dest] >= _FAN_IN,
             taken=(row.source, row.trigger, row.dest) in steps,
         )
-        for row in spec.rows
+        for row in drawn
+        if row.dest is not None
+    )
+    rows = {(row.source, row.trigger, row.dest) for row in drawn}
+    edges += tuple(
+        _Edge(
+            source=source,
+            dest=dest,
+            label=f"{trigger.value} (internal) {_steps_label(numbers)}",
+            fan_in=False,
+            taken=True,
+        )
+        for (source, trigger, dest), numbers in steps.items()
+        if (source, trigger, dest) not in rows
     )
     return _Diagram(
         name=spec.name,
@@ -240,13 +254,20 @@ def _edge_label(row: Row[Any, Any, Any, Any], steps: tuple[int, ...]) -> str:
     if row.guards:
         label += f" [{' and '.join(guard.name for guard in row.guards)}]"
     if steps:
-        label += f" (step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
+        label += f" {_steps_label(steps)}"
     return label
+
+
+def _steps_label(steps: tuple[int, ...]) -> str:
+    """``(step n)`` or ``(steps n, m)``."""
+    return f"(step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
 
 
 def _notes(spec: AnySpec, status: StrEnum) -> tuple[str, ...]:
     """The action notes of `status`: the entry actions of the rows into it, one line per
-    distinct (trigger, actions), then its activation actions (which run after them)."""
+    distinct (trigger, actions), then its activation actions (which run after them), then its
+    internal rows, one line per distinct actions (``internal (extend, shrink): change period``,
+    as UML lists internal transitions inside their state)."""
     entries = dict.fromkeys(
         f"entry ({row.trigger.value}): {', '.join(action.value for action in row.entry)}"
         for row in spec.rows
@@ -254,7 +275,13 @@ def _notes(spec: AnySpec, status: StrEnum) -> tuple[str, ...]:
     )
     activation = spec.activation_of(status)
     activate = [f"activate: {', '.join(a.value for a in activation)}"] if activation else []
-    return (*entries, *activate)
+    internal: dict[str, list[str]] = {}
+    for row in spec.rows:
+        if row.internal and row.source == status:
+            actions = ", ".join(action.value for action in row.entry)
+            internal.setdefault(actions, []).append(row.trigger.value)
+    inside = [f"internal ({', '.join(t)}): {actions}" for actions, t in internal.items()]
+    return (*entries, *activate, *inside)
 
 
 def _spec_text(spec: AnySpec) -> Iterator[str]:
@@ -291,12 +318,13 @@ def _check_drawable(spec: AnySpec) -> None:
 
 def _check_highlight(spec: AnySpec, highlight: Highlight) -> None:
     """Raise `InvalidInputError` unless `highlight` stands in a status of `spec` and took only
-    transitions that are rows of it."""
+    transitions that are rows of it (an internal row may have ended in any status)."""
     rows = {(row.source, row.trigger, row.dest) for row in spec.rows}
+    internal = {(row.source, row.trigger) for row in spec.rows if row.internal}
     problems = [
         f"{source.value} -{trigger.value}-> {dest.value} is no row of {spec.name}"
         for source, trigger, dest in highlight.taken
-        if (source, trigger, dest) not in rows
+        if (source, trigger, dest) not in rows and (source, trigger) not in internal
     ]
     if highlight.current not in spec.statuses:
         problems.append(f"{highlight.current.value!r} is no status of {spec.name}")

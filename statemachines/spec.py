@@ -7,6 +7,9 @@ names that the engine implements. Two kinds of actions exist (docs/lifecycle.md 
   receive the trigger's argument;
 - **activation actions** belong to a status and run after every successful transition into it
   (fire, then activate); they take no argument.
+
+A row without a destination is **internal** (docs/lifecycle.md section 2): its entry actions
+decide the status the subject ends in, and no activation follows.
 """
 
 from __future__ import annotations
@@ -33,13 +36,19 @@ class Guard(Generic[Subject]):
 
 @dataclass(frozen=True)
 class Row(Generic[S, T, A, Subject]):
-    """``source --trigger[guards]--> dest``, running `entry` actions on the way in."""
+    """``source --trigger[guards]--> dest``, running `entry` actions on the way in; `dest`
+    None makes the row internal (its entry actions set the status, no activation follows)."""
 
     trigger: T
     source: S
-    dest: S
+    dest: S | None
     guards: tuple[Guard[Subject], ...] = ()
     entry: tuple[A, ...] = ()
+
+    @property
+    def internal(self) -> bool:
+        """Whether the row's entry actions, not the row, decide where the subject ends."""
+        return self.dest is None
 
 
 @dataclass(frozen=True)

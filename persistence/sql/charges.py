@@ -111,6 +111,14 @@ class SqlChargeRepository(SqlRepository):
         """One UPDATE of the charge's state columns and `deleted_at`; `NotFoundError`."""
         self._update(CHARGES, charge.id, _state_values(charge), "charge")
 
+    def save_period(self, charge: UsageBasedCharge) -> None:
+        """One UPDATE of the charge's period end and `invoice_at`; `NotFoundError`."""
+        values = {
+            "service_period_to": charge.intent.service_period.end,
+            "invoice_at": charge.intent.invoice_at,
+        }
+        self._update(CHARGES, charge.id, values, "charge")
+
     def add_run(self, run: RealizationRun) -> None:
         """Insert the run's row and its detailed lines; `ConflictError` if its line is unknown
         or billed by another run."""

@@ -124,6 +124,24 @@ def test_the_preview_shows_what_invoicing_would_bill_and_writes_nothing(cli: Cli
     assert cli.json("invoices", "list") == []
 
 
+def test_a_period_is_extended_and_shrunk_from_the_terminal(cli: Cli) -> None:
+    customer = cli.customer()
+    charge = cli.charge(customer, "credit_only", UNIT)
+    code, shown, _ = cli.run("charges", "extend", charge["id"], "--to", "2026-03-01T00:00:00Z")
+    assert code == 0
+    assert shown.strip().endswith("created, period to 2026-03-01T00:00:00Z")
+    shrunk = cli.json("charges", "shrink", charge["id"], "--to", "2026-02-15T00:00:00Z")
+    assert shrunk["intent"]["service_period"]["end"] == "2026-02-15T00:00:00Z"
+    code, _, error = cli.run("charges", "shrink", charge["id"], "--to", "2027-01-01T00:00:00Z")
+    assert code == 1
+    assert error.startswith("error: invalid period change:")
+    history = cli.json("charges", "history", charge["id"])
+    assert [(r["trigger"], r["arguments"]) for r in history[-2:]] == [
+        ("extend", {"to": "2026-03-01T00:00:00Z", "previous_to": "2026-02-01T00:00:00Z"}),
+        ("shrink", {"to": "2026-02-15T00:00:00Z", "previous_to": "2026-03-01T00:00:00Z"}),
+    ]
+
+
 def test_bulk_advance_shows_progress_and_a_summary(cli: Cli) -> None:
     customer = cli.customer()
     for _ in range(3):

@@ -1,13 +1,13 @@
 """A crash between two steps loses nothing and a retry never duplicates.
 
 For each operation (create, advance, advance_due, invoice_pending_lines, invoicing a
-progressive customer mid-period, advance_invoice, delete, approve_invoice, record_payment), the
-same world is rebuilt and the operation is crashed once at every point it touches the database:
-before each SQL statement, and before and after each commit. The crash is a `BaseException`
-(like a killed process, it gets past every ``except Exception``). Then the operation is run
-again without faults, and the end state must equal that of a run that never crashed, with the
-invariants kept: one run per line, a run's credits are the sum of its allocations, totals
-balance, and the audit log replays each charge's status changes.
+progressive customer mid-period, advance_invoice, delete, extend, approve_invoice,
+record_payment), the same world is rebuilt and the operation is crashed once at every point it
+touches the database: before each SQL statement, and before and after each commit. The crash is
+a `BaseException` (like a killed process, it gets past every ``except Exception``). Then the
+operation is run again without faults, and the end state must equal that of a run that never
+crashed, with the invariants kept: one run per line, a run's credits are the sum of its
+allocations, totals balance, and the audit log replays each charge's status changes.
 
 Runs on SQLite and PostgreSQL. ``CHARGEFLOW_CRASH_STRIDE=N`` crashes at every Nth point only
 (1, every point, is the default).
@@ -29,6 +29,7 @@ from sqlalchemy import Engine, event
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError
 from domain.invoices import InvoiceStatus
 from domain.statuses import ChargeStatus
+from domain.timestamps import to_instant
 from persistence.sql import SqlDatabase
 from persistence.sql.database import SqlUnitOfWork
 from tests.conftest import Snapshot
@@ -189,6 +190,29 @@ def act_delete(app: App, world: World) -> object:
     ]
 
 
+def setup_extend(app: App, clock: FrozenClock) -> World:
+    """A credit_only charge realized to `final` and a credit_then_invoice charge invoiced but
+    not issued: extending voids both runs (and the invoiced one's line)."""
+    world = _base(app, clock, (CO, CTI))
+    clock.set("2026-02-01T00:00:00Z")
+    app.billing.invoice_pending_lines(world.customer_id)
+    clock.set("2026-02-03T00:01:00Z")
+    app.charges.advance(world.charge_ids[0])
+    return world
+
+
+EXTENDED_TO = to_instant("2026-03-01T00:00:00Z")
+
+
+def act_extend(app: App, world: World) -> object:
+    """Extend both charges to March; a retrying caller skips the one already extended."""
+    return [
+        app.charges.extend(charge_id, to=EXTENDED_TO)
+        for charge_id in world.charge_ids
+        if app.charges.get(charge_id).intent.service_period.end != EXTENDED_TO
+    ]
+
+
 OPERATIONS: dict[str, tuple[Setup, Act]] = {
     "create": (setup_create, act_create),
     "advance": (setup_due, act_advance),
@@ -197,6 +221,7 @@ OPERATIONS: dict[str, tuple[Setup, Act]] = {
     "invoice_progressively": (setup_progressive_invoicing, act_invoice),
     "advance_invoice": (setup_collection, act_advance_invoice),
     "delete": (setup_delete, act_delete),
+    "extend": (setup_extend, act_extend),
     "approve_invoice": (setup_approval, act_approve),
     "record_payment": (setup_payment, act_pay),
 }

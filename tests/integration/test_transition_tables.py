@@ -15,7 +15,11 @@ import pytest
 
 from chargeflow import App, FrozenClock
 from domain.charge import SettlementMode, UsageBasedCharge
-from domain.errors import TriggerNotPermittedError
+from domain.errors import (
+    InvalidPeriodChangeError,
+    RetryAfterBillingAdvancesError,
+    TriggerNotPermittedError,
+)
 from domain.runs import RunType
 from domain.statuses import ChargeStatus
 from domain.timestamps import to_instant
@@ -33,6 +37,9 @@ from tests.factories import (
 
 Row = tuple[str, str, str, str]
 """``(from, trigger, to, guard)``; the guard is "" for none."""
+
+INTERNAL = "(internal)"
+"""The `to` of an internal row: its action decides the status (docs/lifecycle.md section 11)."""
 
 STARTED = "active.realization.started"
 WAITING = "active.realization.waiting_for_collection"
@@ -55,6 +62,18 @@ CREDIT_ONLY: list[Row] = [
     (PROCESSING, "delete", "deleted", ""),
     (COMPLETED, "delete", "deleted", ""),
     ("final", "delete", "deleted", ""),
+    ("created", "extend", INTERNAL, ""),
+    ("created", "shrink", INTERNAL, ""),
+    ("active", "extend", INTERNAL, ""),
+    ("active", "shrink", INTERNAL, ""),
+    (STARTED, "extend", INTERNAL, ""),
+    (STARTED, "shrink", INTERNAL, ""),
+    (WAITING, "extend", INTERNAL, ""),
+    (WAITING, "shrink", INTERNAL, ""),
+    (COMPLETED, "extend", INTERNAL, ""),
+    (COMPLETED, "shrink", INTERNAL, ""),
+    ("final", "extend", INTERNAL, ""),
+    ("final", "shrink", INTERNAL, ""),
 ]
 
 CREDIT_THEN_INVOICE: list[Row] = [
@@ -77,6 +96,20 @@ CREDIT_THEN_INVOICE: list[Row] = [
     (COMPLETED, "delete", "deleted", ""),
     (AWAITING, "delete", "deleted", ""),
     ("final", "delete", "deleted", ""),
+    ("created", "extend", INTERNAL, ""),
+    ("created", "shrink", INTERNAL, ""),
+    ("active", "extend", INTERNAL, ""),
+    ("active", "shrink", INTERNAL, ""),
+    (STARTED, "extend", INTERNAL, ""),
+    (STARTED, "shrink", INTERNAL, ""),
+    (WAITING, "extend", INTERNAL, ""),
+    (WAITING, "shrink", INTERNAL, ""),
+    (PROCESSING, "extend", INTERNAL, ""),
+    (PROCESSING, "shrink", INTERNAL, ""),
+    (AWAITING, "extend", INTERNAL, ""),
+    (AWAITING, "shrink", INTERNAL, ""),
+    ("final", "extend", INTERNAL, ""),
+    ("final", "shrink", INTERNAL, ""),
 ]
 
 INVOICE: list[Row] = [
@@ -107,7 +140,10 @@ STATUSES: dict[str, list[str]] = {
         "deleted",
     ],
 }  # fmt: skip
-TRIGGERS = ["next", "invoice_created", "collection_completed", "invoice_issued", "delete"]
+TRIGGERS = [
+    "next", "invoice_created", "collection_completed", "invoice_issued", "delete", "extend",
+    "shrink",
+]  # fmt: skip
 BILLING = {"invoice_created", "collection_completed", "invoice_issued"}
 
 # When a row's guard needs time to have passed, the clock it is fired at.
@@ -121,6 +157,45 @@ CHARGE_ROWS = [
     pytest.param(mode, *row[:3], id=f"{mode}:{row[0]}-{row[1]}-{row[2]}")
     for mode in ("credit_only", "credit_then_invoice")
     for row in TABLES[mode]
+    if row[2] != INTERNAL
+]
+
+PERIOD_CHANGE = {"extend": "2026-03-01T00:00:00Z", "shrink": "2026-01-20T00:00:00Z"}
+"""The new period end each internal row is fired with (the period is January 2026)."""
+
+REFUSED_CHANGE = "InvalidPeriodChangeError"
+INTERNAL_OUTCOMES: list[tuple[str, str, str, str]] = [
+    # (mode, from, trigger, where a charge `charge_in` prepared ends, or the error)
+    ("credit_only", "created", "extend", "created"),
+    ("credit_only", "created", "shrink", "created"),
+    ("credit_only", "active", "extend", "active"),
+    ("credit_only", "active", "shrink", "active"),
+    ("credit_only", STARTED, "extend", "active"),  # every run voided
+    ("credit_only", STARTED, "shrink", "active"),
+    ("credit_only", WAITING, "extend", "active"),
+    ("credit_only", WAITING, "shrink", "active"),
+    ("credit_only", COMPLETED, "extend", "active"),
+    ("credit_only", COMPLETED, "shrink", "active"),
+    ("credit_only", "final", "extend", "active"),
+    ("credit_only", "final", "shrink", "active"),
+    ("credit_then_invoice", "created", "extend", "created"),  # no runs: the line moves
+    ("credit_then_invoice", "created", "shrink", "created"),
+    ("credit_then_invoice", "active", "extend", "active"),
+    ("credit_then_invoice", "active", "shrink", "active"),
+    ("credit_then_invoice", STARTED, "extend", "active"),  # the uninvoiced final run voided
+    ("credit_then_invoice", STARTED, "shrink", "active"),
+    ("credit_then_invoice", WAITING, "extend", "active"),
+    ("credit_then_invoice", WAITING, "shrink", "active"),
+    ("credit_then_invoice", PROCESSING, "extend", "active"),
+    ("credit_then_invoice", PROCESSING, "shrink", "active"),
+    ("credit_then_invoice", AWAITING, "extend", "active"),  # the issued run becomes partial
+    ("credit_then_invoice", AWAITING, "shrink", REFUSED_CHANGE),  # it would cut an issued run
+    ("credit_then_invoice", "final", "extend", "active"),
+    ("credit_then_invoice", "final", "shrink", REFUSED_CHANGE),
+]
+INTERNAL_ROWS = [
+    pytest.param(*outcome, id=f"{outcome[0]}:{outcome[1]}-{outcome[2]}")
+    for outcome in INTERNAL_OUTCOMES
 ]
 REFUSED = [
     pytest.param(mode, status, trigger, id=f"{mode}:{status}-{trigger}")
@@ -138,12 +213,17 @@ def test_each_machine_has_exactly_the_rows_of_its_table(name: str) -> None:
         (
             row.source.value,
             row.trigger.value,
-            row.dest.value,
+            row.dest.value if row.dest is not None else INTERNAL,
             " and ".join(g.name for g in row.guards),
         )
         for row in spec.rows
     ]
     assert sorted(rows) == sorted(TABLES[name])
+
+
+def test_every_internal_row_has_an_outcome() -> None:
+    internal = {(m, r[0], r[1]) for m in STATUSES for r in TABLES[m] if r[2] == INTERNAL}
+    assert internal == {outcome[:3] for outcome in INTERNAL_OUTCOMES}
 
 
 @pytest.mark.parametrize("mode", STATUSES)
@@ -156,7 +236,7 @@ def test_the_tables_cover_every_status_and_trigger_pair() -> None:
     permitted = {(mode, row[0], row[1]) for mode in STATUSES for row in TABLES[mode]}
     refused = {tuple(pair.values) for pair in REFUSED}
     assert not permitted & refused
-    assert len(permitted | refused) == sum(len(s) * len(TRIGGERS) for s in STATUSES.values()) == 90
+    assert len(permitted | refused) == sum(len(s) * len(TRIGGERS) for s in STATUSES.values()) == 126
     assert sorted(TRIGGERS) == sorted(trigger.value for trigger in Trigger)
 
 
@@ -238,6 +318,39 @@ def test_each_row_moves_the_charge_and_records_the_transition(
         assert last.arguments == arguments
 
 
+@pytest.mark.parametrize(("mode", "source", "trigger", "outcome"), INTERNAL_ROWS)
+def test_each_internal_row_moves_the_period_and_records_where_the_charge_ended(
+    database: SqlDatabase,
+    app: App,
+    clock: FrozenClock,
+    snapshot: Snapshot,
+    mode: str,
+    source: str,
+    trigger: str,
+    outcome: str,
+) -> None:
+    charge_id = charge_in(app, database, clock, SettlementMode(mode), ChargeStatus(source))
+    to = PERIOD_CHANGE[trigger]
+    if outcome == REFUSED_CHANGE:
+        before = snapshot()
+        with pytest.raises(InvalidPeriodChangeError, match="is invoiced up to"):
+            app.charges.fire(charge_id, trigger, to=to)
+        assert snapshot() == before
+        return
+
+    fired = app.charges.fire(charge_id, trigger, to=to)
+
+    assert fired.state.status.value == app.charges.get(charge_id).state.status.value == outcome
+    assert fired.intent.service_period.end == fired.intent.invoice_at == to_instant(to)
+    last = app.charges.history(charge_id)[-1]
+    assert (last.from_status.value, last.trigger.value, last.to_status.value) == (
+        source,
+        trigger,
+        outcome,
+    )
+    assert last.arguments == {"to": to, "previous_to": "2026-02-01T00:00:00Z"}
+
+
 ANY_ARGUMENT: dict[str, dict[str, Any]] = {
     "invoice_created": {"argument": invoice_created("line-x", "invoice-x")},
     "invoice_issued": {
@@ -245,6 +358,8 @@ ANY_ARGUMENT: dict[str, dict[str, Any]] = {
     },
     "collection_completed": {"argument": None},
     "delete": {"policy": "correct"},
+    "extend": {"to": PERIOD_CHANGE["extend"]},
+    "shrink": {"to": PERIOD_CHANGE["shrink"]},
 }
 
 
@@ -284,4 +399,23 @@ def test_charges_fire_refuses_billings_triggers_in_every_status(
     before = snapshot()
     with pytest.raises(TriggerNotPermittedError, match="only billing fires it"):
         app.charges.fire(charge_id, trigger, line_id="l", invoice_id="i")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("status", [ISSUING, COMPLETED])
+@pytest.mark.parametrize("trigger", ["extend", "shrink"])
+def test_a_period_change_waits_while_billing_issues_the_charge(
+    database: SqlDatabase,
+    app: App,
+    clock: FrozenClock,
+    snapshot: Snapshot,
+    status: str,
+    trigger: str,
+) -> None:
+    charge_id = charge_in(
+        app, database, clock, SettlementMode.CREDIT_THEN_INVOICE, ChargeStatus(status)
+    )
+    before = snapshot()
+    with pytest.raises(RetryAfterBillingAdvancesError, match="billing is issuing"):
+        app.charges.fire(charge_id, trigger, to=PERIOD_CHANGE[trigger])
     assert snapshot() == before

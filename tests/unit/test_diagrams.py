@@ -101,7 +101,9 @@ def test_each_row_is_one_transition_labelled_with_its_trigger_and_guards(spec: A
     drawn = [t for t in transitions(render_mermaid(spec)) if "[*]" not in t[:2]]
 
     assert drawn == [
-        (mermaid_id(row.source), mermaid_id(row.dest), expected_label(row)) for row in spec.rows
+        (mermaid_id(row.source), mermaid_id(row.dest), expected_label(row))
+        for row in spec.rows
+        if row.dest is not None
     ]
 
 
@@ -130,13 +132,35 @@ def test_notes_list_the_entry_actions_of_rows_in_and_the_activation_actions() ->
         "    note right of active\n"
         "        entry (next): sync feature id\n"
         "        activate: advance after period to\n"
+        "        internal (extend, shrink): change period\n"
         "    end note\n"
     ) in mermaid
     assert (
         "    note right of active_realization_started\n"
         "        entry (invoice_created): start invoice run\n"
+        "        internal (extend, shrink): change period\n"
         "    end note\n"
     ) in mermaid
+
+
+def test_internal_rows_are_listed_inside_their_status_not_drawn_as_edges() -> None:
+    mermaid = render_mermaid(CREDIT_THEN_INVOICE)
+    assert " : extend" not in mermaid and " : shrink" not in mermaid
+    assert mermaid.count("internal (extend, shrink): change period") == 7
+    assert (
+        "    note right of active_realization_issuing\n        internal"
+    ) not in mermaid  # refused there: retry after billing advances
+
+
+def test_a_highlight_draws_the_internal_transition_a_charge_took() -> None:
+    taken = Highlight(
+        current=S.ACTIVE,
+        taken=((S.FINAL, Trigger.EXTEND, S.ACTIVE),),
+    )
+    mermaid = render_mermaid(CREDIT_ONLY, taken)
+    assert "    final --> active : extend (internal) (step 1)" in mermaid
+    dot = render_dot(CREDIT_ONLY, taken)
+    assert '"final" -> "active" [label=" extend (internal) (step 1) "' in dot
 
 
 def test_the_entry_actions_shared_by_every_delete_row_are_noted_once() -> None:
@@ -192,10 +216,11 @@ def test_dot_quotes_every_node_id_and_labels_it_with_the_status_name(spec: AnySp
 def test_dot_draws_each_row_as_one_quoted_edge_labelled_trigger_and_guards(spec: AnySpec) -> None:
     drawn = [e for e in edges(render_dot(spec)) if "[*]" not in e[0] + e[1]]
 
+    between = [row for row in spec.rows if row.dest is not None]
     assert [(source, dest) for source, dest, _ in drawn] == [
-        (f'"{row.source.value}"', f'"{row.dest.value}"') for row in spec.rows
+        (f'"{row.source.value}"', f'"{row.dest.value}"') for row in between if row.dest
     ]
-    for (_, _, attributes), row in zip(drawn, spec.rows, strict=True):
+    for (_, _, attributes), row in zip(drawn, between, strict=True):
         assert f'label=" {expected_label(row)} "' in attributes
 
 

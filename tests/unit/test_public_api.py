@@ -31,7 +31,8 @@ PUBLIC = {
     "InsufficientFundsError",
     "BillingError", "NoLinesToInvoiceError", "InvalidLineError", "MachineDefinitionError",
     "UnappliedEffectsError", "LedgerError", "PaymentAlreadyAuthorizedError",
-    "PaymentAlreadySettledError",
+    "PaymentAlreadySettledError", "InvalidPeriodChangeError", "RetryAfterBillingAdvancesError",
+    "PeriodChange",
 }  # fmt: skip
 
 
