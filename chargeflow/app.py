@@ -11,6 +11,7 @@ from chargeflow.billing import Billing
 from chargeflow.catalog import Customers, Features
 from chargeflow.charges import Charges
 from chargeflow.ledger import Credits, Usage
+from chargeflow.worker import Worker
 from domain.clock import Clock, SystemClock
 from engines.ledger import DatabaseLedger, LedgerFactory
 from engines.operation import Operations
@@ -22,7 +23,8 @@ DEFAULT_DATABASE_URL = "sqlite:///chargeflow.db"
 
 class App:
     """The facade a user scripts against: customers, features, usage, credits, charges and
-    billing, all reading time from `clock`. `close()` releases the database."""
+    billing, all reading time from `clock`, and the `worker` that runs their sweeps in a loop.
+    `close()` releases the database."""
 
     def __init__(self, database: SqlDatabase, clock: Clock, operations: Operations) -> None:
         self._database = database
@@ -33,6 +35,7 @@ class App:
         self.credits = Credits(operations)
         self.charges = Charges(operations)
         self.billing = Billing(operations)
+        self.worker = Worker(self.charges, self.billing)
 
     def close(self) -> None:
         """Release the database connections."""

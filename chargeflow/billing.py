@@ -89,11 +89,26 @@ class Billing:
         return self._operations.run(billing.record_payment, invoice_id, event)
 
     def advance_due(
-        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+        self,
+        batch_size: int = 500,
+        visited: Callable[[str], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> AdvanceReport:
-        """Advance every invoice whose collection time has come, each isolated: one that fails
-        is reported in `failed` and the others go on."""
-        return billing.advance_due_invoices(self._operations, batch_size, visited)
+        """Advance every invoice whose collection time has come, a batch per transaction and
+        each invoice isolated: one that fails is reported in `failed` and the others go on;
+        `stop()` ends the sweep after the batch in flight."""
+        return billing.advance_due_invoices(self._operations, batch_size, visited, stop)
+
+    def invoice_due(
+        self,
+        batch_size: int = 500,
+        visited: Callable[[str], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> AdvanceReport:
+        """Invoice every customer with a gathering line whose `invoice_at` has come (as
+        `invoice_pending_lines` does), a batch of customers per transaction, each isolated;
+        `advanced` lists the customers invoiced."""
+        return billing.invoice_due_customers(self._operations, batch_size, visited, stop)
 
     def history(self, invoice_id: str) -> list[InvoiceTransition]:
         """The invoice's transitions (from the same audit log as the charges')."""

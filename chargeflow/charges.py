@@ -77,11 +77,17 @@ class Charges:
         return [moved] if moved else []
 
     def advance_due(
-        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+        self,
+        batch_size: int = 500,
+        visited: Callable[[str], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> AdvanceReport:
-        """Advance every charge whose `advance_after` has come; `visited(charge_id)` is called
-        after each charge is handled."""
-        return self._sweeps.advance_due(batch_size, visited)
+        """Advance every charge whose `advance_after` has come, `batch_size` per transaction,
+        each isolated (one that fails is reported in `failed`); `visited(charge_id)` is called
+        for each charge once its batch is committed; `stop()` ends the sweep after the batch in
+        flight. Several processes may sweep one PostgreSQL database at once: each claims the
+        charges no other holds."""
+        return self._sweeps.advance_due(batch_size, visited, stop)
 
     def fire(self, charge_id: str, trigger: Trigger | str, **arguments: Any) -> UsageBasedCharge:
         """Fire one trigger with its arguments, e.g. ``fire(id, "delete", policy="correct")``."""

@@ -9,6 +9,8 @@ shown for either.
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from chargeflow.presenting import (
     show_charge,
 )
 from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
+from chargeflow.worker import Round
 from domain.charge import UsageBasedCharge
 from domain.clock import Clock, FrozenClock, SystemClock
 from domain.customer import Customer
@@ -576,6 +579,31 @@ def scenario_run(
 
 
 # --- demo -------------------------------------------------------------------------------------
+
+
+@cli.command("worker")
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option(help="Run one round and exit (for cron).")] = False,
+    batch_size: Annotated[int, typer.Option(help="Items claimed per transaction.")] = 500,
+    idle_sleep: Annotated[
+        float, typer.Option(help="Seconds to sleep after a round that found nothing due.")
+    ] = 5.0,
+) -> None:
+    """Run the sweeps in a loop: due charges, due invoices, customers to invoice. Stops after
+    the batch in flight on SIGTERM or Ctrl-C. Several workers may share one PostgreSQL
+    database."""
+    app = _session(ctx).app()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: app.worker.stop())
+    if not logging.getLogger().handlers:  # a line per batch and per round, nothing chattier
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("chargeflow").setLevel(logging.INFO)
+
+    def show(done: Round) -> None:
+        out.print(Text(done.summary()))
+
+    app.worker.run(once=once, batch_size=batch_size, idle_sleep=idle_sleep, on_round=show)
 
 
 @cli.command("demo")

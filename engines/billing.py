@@ -41,7 +41,7 @@ from engines.invoice_calculation import by_engine
 from engines.invoice_lifecycle import INVOICES
 from engines.line_engines import LINE_ENGINES
 from engines.operation import Operation, Operations
-from engines.sweeps import AdvanceReport, sweep
+from engines.sweeps import AdvanceReport, Sweep, sweep
 
 PaymentEvent = Literal["authorized", "paid"]
 """What `record_payment` records: the payment was authorized, or paid (settled)."""
@@ -243,18 +243,59 @@ def list_invoices(op: Operation, customer_id: str | None = None) -> list[Invoice
     return op.uow.invoices.list(customer_id)
 
 
+DUE_INVOICES = Sweep[tuple[datetime, str]](
+    kind="invoice",
+    claim=lambda op, now, after, limit: [
+        (key, key[1]) for key in op.uow.invoices.claim_due(now, after, limit)
+    ],
+    handle=_advance_moved,
+)
+"""The invoices whose collection time has come: claimed by `collection_at`, each advanced."""
+
+
+def _invoice_moved(op: Operation, customer_id: str) -> bool:
+    """Invoice one claimed customer's billable lines; whether an invoice was created (a
+    customer whose lines are not billable after all is left as it is, not failed)."""
+    try:
+        invoice_pending_lines(op, customer_id)
+    except NoLinesToInvoiceError:
+        return False
+    return True
+
+
+INVOICEABLE_CUSTOMERS = Sweep[str](
+    kind="customer",
+    claim=lambda op, now, after, limit: [
+        (customer_id, customer_id)
+        for customer_id in op.uow.customers.claim_invoiceable(now, after, limit)
+    ],
+    handle=_invoice_moved,
+)
+"""The customers with a gathering line whose `invoice_at` has come: claimed by id (their
+billing locks), each invoiced as `invoice_pending_lines` would."""
+
+
 def advance_due_invoices(
     operations: Operations,
     batch_size: int = 500,
     visited: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> AdvanceReport:
-    """Advance every invoice whose collection time has come, each in its own unit of work
-    (one that fails is reported in `failed`, and the sweep goes on)."""
+    """Advance every invoice whose collection time has come, a batch per unit of work and each
+    invoice in its own savepoint (one that fails is reported in `failed`, and the sweep goes
+    on)."""
+    return sweep(operations, DUE_INVOICES, batch_size=batch_size, visited=visited, stop=stop)
+
+
+def invoice_due_customers(
+    operations: Operations,
+    batch_size: int = 500,
+    visited: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> AdvanceReport:
+    """Invoice every customer with a gathering line whose `invoice_at` has come, a batch of
+    customers per unit of work and each customer in its own savepoint; `advanced` lists the
+    customers invoiced, `failed` those whose invoicing failed."""
     return sweep(
-        operations,
-        lambda op, now, after, limit: op.uow.invoices.due_ids(now, after, limit),
-        _advance_moved,
-        batch_size=batch_size,
-        visited=visited,
-        kind="invoice",
+        operations, INVOICEABLE_CUSTOMERS, batch_size=batch_size, visited=visited, stop=stop
     )

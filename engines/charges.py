@@ -37,7 +37,7 @@ from engines.charge_lifecycle import CHARGES
 from engines.gathering import add_charge_line
 from engines.operation import Operation, Operations
 from engines.period_changes import refuse_while_billing_advances
-from engines.sweeps import AdvanceReport, sweep
+from engines.sweeps import AdvanceReport, Sweep, sweep
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 
@@ -247,6 +247,16 @@ def _message(trigger: Trigger, issue: Any) -> str:
     return str(error) if issue["type"] == "value_error" and error else str(issue["msg"]).lower()
 
 
+DUE_CHARGES = Sweep[tuple[datetime, str]](
+    kind="charge",
+    claim=lambda op, now, after, limit: [
+        (key, key[1]) for key in op.uow.charges.claim_due(now, after, limit)
+    ],
+    handle=lambda op, charge_id: advance_charge(op, charge_id) is not None,
+)
+"""The due charges: claimed by `advance_after`, each advanced until stable."""
+
+
 class ChargeSweeps:
     """The charge operations that visit many charges, each charge in its own unit of work."""
 
@@ -263,19 +273,18 @@ class ChargeSweeps:
         return [charge for charge in moved if charge is not None]
 
     def advance_due(
-        self, batch_size: int = 500, visited: Callable[[str], None] | None = None
+        self,
+        batch_size: int = 500,
+        visited: Callable[[str], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> AdvanceReport:
-        """Advance every charge whose `advance_after` has come, each in its own unit of work
-        (`engines.sweeps`): a charge that fails, whatever the error, is rolled back, logged and
-        reported in `failed`, and the sweep goes on. `visited` is called with each charge id
-        once it has been handled (for progress displays)."""
+        """Advance every charge whose `advance_after` has come, a batch per unit of work and
+        each charge in its own savepoint (`engines.sweeps`): a charge that fails, whatever the
+        error, is rolled back, logged and reported in `failed`, and the sweep goes on.
+        `visited` is called with each charge id once its batch is committed (for progress
+        displays); `stop()` ends the sweep after the batch in flight."""
         return sweep(
-            self._operations,
-            lambda op, now, after, limit: op.uow.charges.due_ids(now, after, limit),
-            lambda op, charge_id: advance_charge(op, charge_id) is not None,
-            batch_size=batch_size,
-            visited=visited,
-            kind="charge",
+            self._operations, DUE_CHARGES, batch_size=batch_size, visited=visited, stop=stop
         )
 
     def _advance(self, charge_id: str, now: datetime) -> UsageBasedCharge | None:

@@ -1,17 +1,22 @@
-"""Sweeps: advancing every due charge or invoice, one unit of work each (docs/lifecycle.md
-section 3, "the due sweep").
+"""Sweeps: advancing every due charge or invoice, and invoicing every customer whose lines are
+due, a batch per unit of work (docs/lifecycle.md section 3, "the due sweep").
 
-A sweep pages through the due keys (keyset pagination: each item at most once per sweep) and
-handles each item in its own operation, so one failing item, whatever its error, is rolled
-back, logged and reported, and never blocks or undoes the others.
+A sweep claims the due items a batch at a time, in key order (keyset pagination: each item at
+most once per sweep), locking them and skipping items another transaction holds (so several
+sweeps, in several processes, share the work instead of queueing on the same rows). Each item
+is handled inside its own savepoint: one that fails, whatever its error, is rolled back to
+before it, logged when unexpected, and reported, and never blocks or undoes the others. The
+batch commits once; a crash loses only the batch in flight, which the next sweep claims again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from domain.errors import ChargeflowError, InvalidInputError
 from engines.operation import Operation, Operations
@@ -20,71 +25,96 @@ _log = logging.getLogger("chargeflow.engines")
 
 MAX_BATCH_SIZE = 100_000
 
-DueKeys = Callable[
-    [Operation, datetime, tuple[datetime, str] | None, int], list[tuple[datetime, str]]
-]
-"""``(op, now, after, limit)`` -> up to `limit` due ``(due_at, id)`` keys after `after`."""
+K = TypeVar("K")
+
+Claim = Callable[[Operation, datetime, K | None, int], list[tuple[K, str]]]
+"""``(op, now, after, limit)`` -> up to `limit` due ``(key, id)`` pairs after key `after`, in
+key order, claimed (locked) for the operation."""
 Handle = Callable[[Operation, str], bool]
-"""Advance one item within `op`; whether it moved."""
+"""Advance one claimed item within `op`; whether it moved."""
 
 
 @dataclass
 class AdvanceReport:
     """What a sweep did: the ids it advanced, and the ones it could not with the error each
-    raised (a typed refusal, or an unexpected error: the sweep went on)."""
+    raised (a typed refusal, or an unexpected error: the sweep went on); `visited` counts every
+    item it handled, `batches` the units of work it committed."""
 
     advanced: list[str] = field(default_factory=list)
     failed: dict[str, Exception] = field(default_factory=dict)
+    visited: int = field(default=0, compare=False)
+    batches: int = field(default=0, compare=False)
+
+
+@dataclass
+class Sweep(Generic[K]):
+    """How to sweep one kind of item: claim a batch of due items, handle one."""
+
+    kind: str
+    claim: Claim[K]
+    handle: Handle
 
 
 def sweep(
     operations: Operations,
-    due: DueKeys,
-    handle: Handle,
+    kind: Sweep[K],
     *,
     batch_size: int,
-    visited: Callable[[str], None] | None,
-    kind: str,
+    visited: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> AdvanceReport:
-    """Handle every item `due` lists at the clock's now, `batch_size` keys at a time, each in
-    its own operation; `visited(id)` after each. `InvalidInputError` unless `batch_size` is a
-    whole number from 1 to 100,000."""
+    """Handle every item due at the clock's now, `batch_size` claimed per unit of work, each
+    item in its own savepoint; `visited(id)` after each batch commits, for each of its items.
+    `stop()` is asked before each batch: a sweep told to stop ends after the batch in flight.
+    `InvalidInputError` unless `batch_size` is a whole number from 1 to 100,000."""
     _require_batch_size(batch_size)
     now = operations.clock.now()
     report = AdvanceReport()
-    after: tuple[datetime, str] | None = None
-    while True:
+    after: K | None = None
+    while stop is None or not stop():
+        batch = AdvanceReport()
+        started = time.perf_counter()
         with operations(now) as op:
-            keys = due(op, now, after, batch_size)
-        for _, item_id in keys:
-            _handle(operations, now, handle, item_id, report=report, kind=kind)
+            claimed = kind.claim(op, now, after, batch_size)
+            for _, item_id in claimed:
+                _handle(op, kind, item_id, batch)
+        if claimed:
+            _log.info(
+                "%s batch: %d claimed, %d advanced, %d failed in %.3fs",
+                kind.kind,
+                len(claimed),
+                len(batch.advanced),
+                len(batch.failed),
+                time.perf_counter() - started,
+            )
+        report.advanced += batch.advanced
+        report.failed.update(batch.failed)
+        report.visited += len(claimed)
+        report.batches += 1
+        for _, item_id in claimed:
             if visited is not None:
                 visited(item_id)
-        if len(keys) < batch_size:
-            return report
-        after = keys[-1]
+        if len(claimed) < batch_size:
+            break
+        after = claimed[-1][0]
+    return report
 
 
-def _handle(
-    operations: Operations,
-    now: datetime,
-    handle: Handle,
-    item_id: str,
-    *,
-    report: AdvanceReport,
-    kind: str,
-) -> None:
+def _handle(op: Operation, kind: Sweep[K], item_id: str, batch: AdvanceReport) -> None:
+    """One item, in a savepoint: rolled back and reported if it fails."""
     try:
-        with operations(now) as op:
-            moved = handle(op, item_id)
+        with op.uow.savepoint():
+            moved = kind.handle(op, item_id)
     except ChargeflowError as error:
-        report.failed[item_id] = error
+        op.effects.clear()
+        batch.failed[item_id] = error
     except Exception as error:  # isolate the blast radius: log it, go on
-        _log.exception("advancing %s %s failed", kind, item_id)
-        report.failed[item_id] = error
+        op.effects.clear()
+        _log.exception("advancing %s %s failed", kind.kind, item_id)
+        batch.failed[item_id] = error
     else:
         if moved:
-            report.advanced.append(item_id)
+            batch.advanced.append(item_id)
 
 
 def _require_batch_size(batch_size: object) -> None:

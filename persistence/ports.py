@@ -48,6 +48,12 @@ class CustomerRepository(Protocol):
         first, then charge locks by ascending id, then the credit lock."""
         ...
 
+    def claim_invoiceable(self, now: datetime, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids, ascending and after `after`, of customers with a gathering line
+        whose `invoice_at` has come, their billing locks taken; customers another transaction
+        holds are skipped, not waited for (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
 
 class FeatureRepository(Protocol):
     """Features; at most one live (unarchived) feature per key."""
@@ -176,11 +182,14 @@ class ChargeRepository(Protocol):
         """Ids of the customer's charges that are not deleted, oldest first."""
         ...
 
-    def due_ids(
+    def claim_due(
         self, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[tuple[datetime, str]]:
         """Up to `limit` (advance_after, id) keys of charges with ``advance_after <= now``,
-        ordered by that key and strictly after `after` (keyset pagination)."""
+        ordered by that key and strictly after `after` (keyset pagination), their rows locked
+        until the unit of work ends; rows another transaction holds are skipped, not waited
+        for (``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL), so concurrent sweeps share
+        the due charges instead of queueing on them."""
         ...
 
     def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
@@ -236,11 +245,12 @@ class InvoiceRepository(Protocol):
         nulled): how a gathering line leaves the gathering invoice."""
         ...
 
-    def due_ids(
+    def claim_due(
         self, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[tuple[datetime, str]]:
         """Up to `limit` (collection_at, id) keys of live standard invoices still collecting
-        whose ``collection_at <= now``, in key order, strictly after `after` (keyset pages)."""
+        whose ``collection_at <= now``, in key order, strictly after `after` (keyset pages),
+        their rows locked, skipping rows another transaction holds (as `charges.claim_due`)."""
         ...
 
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true, tuple_
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, select, true, tuple_, update
 
 from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from domain.credits import CreditAllocation
@@ -34,7 +34,7 @@ from domain.runs import (
 )
 from domain.statuses import ChargeStatus
 from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository, flat_record, flat_values
+from persistence.sql.repository import AnyRow, SqlRepository, claimed, flat_record, flat_values
 from persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
@@ -64,7 +64,13 @@ _RUNS_WITH_FACTS = RUNS.outerjoin(INVOICE_USAGES, INVOICE_USAGES.c.run_id == RUN
 
 
 class SqlChargeRepository(SqlRepository):
-    """`ChargeRepository` on ``charge_usage_based``, its runs and their facts."""
+    """`ChargeRepository` on ``charge_usage_based``, its runs and their facts. Charge states
+    are written behind (`save_state` keeps them, `flush` writes them): every read of charges
+    flushes first, so a read never sees a stale row."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self._states: dict[str, dict[str, Any]] = {}
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert the charge's row (intent and state; a new charge has no runs)."""
@@ -108,8 +114,33 @@ class SqlChargeRepository(SqlRepository):
         return found[0] if found else None
 
     def save_state(self, charge: UsageBasedCharge) -> None:
-        """One UPDATE of the charge's state columns and `deleted_at`; `NotFoundError`."""
-        self._update(CHARGES, charge.id, _state_values(charge), "charge")
+        """Keep the charge's state columns and `deleted_at` to write: written once, however
+        many hops an operation takes, when the unit of work flushes (before it commits, at a
+        savepoint's edge, or before the charges are read again)."""
+        self._states[charge.id] = _state_values(charge)
+
+    def flush(self) -> None:
+        """Write every kept state: one executemany UPDATE; `NotFoundError` when fewer rows
+        matched than states were kept (a charge without a row)."""
+        if not self._states:
+            return
+        states, self._states = self._states, {}
+        c = CHARGES.c
+        statement = (
+            update(CHARGES)
+            .where(c.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in _STATE_COLUMNS})
+        )
+        parameters = [
+            {"b_id": charge_id, **{f"b_{name}": values[name] for name in _STATE_COLUMNS}}
+            for charge_id, values in states.items()
+        ]
+        if self._write(statement, parameters) != len(parameters):
+            raise NotFoundError("charge", ", ".join(states))
+
+    def discard(self) -> None:
+        """Forget the kept states (their savepoint is rolled back)."""
+        self._states = {}
 
     def save_period(self, charge: UsageBasedCharge) -> None:
         """One UPDATE of the charge's period end and `invoice_at`; `NotFoundError`."""
@@ -154,6 +185,7 @@ class SqlChargeRepository(SqlRepository):
     def ids_for_customer(self, customer_id: str) -> builtins.list[str]:
         """Ids of the customer's charges whose status is not ``deleted``, oldest first."""
         c = CHARGES.c
+        self.flush()
         rows = self._rows(
             select(c.id)
             .where(c.customer_id == customer_id, c.status != ChargeStatus.DELETED.value)
@@ -161,18 +193,22 @@ class SqlChargeRepository(SqlRepository):
         )
         return [charge_id for (charge_id,) in rows]
 
-    def due_ids(
+    def claim_due(
         self, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> builtins.list[tuple[datetime, str]]:
         """Up to `limit` (advance_after, id) keys with ``advance_after <= now``, in key order,
-        strictly after `after` (a row-value bound, which an index on the key serves)."""
+        strictly after `after` (a row-value bound, which the index on the key serves), locked
+        with ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's write transaction
+        already excludes every other writer)."""
         c = CHARGES.c
         statement = select(c.advance_after, c.id).where(
             c.advance_after.is_not(None), c.advance_after <= now
         )
         if after is not None:
             statement = statement.where(tuple_(c.advance_after, c.id) > tuple_(*after))
-        rows = self._rows(statement.order_by(c.advance_after, c.id).limit(limit))
+        statement = statement.order_by(c.advance_after, c.id).limit(limit)
+        self.flush()
+        rows = self._rows(claimed(statement))
         return [(due_at, charge_id) for due_at, charge_id in rows]
 
     def list(self, customer_id: str | None = None) -> builtins.list[UsageBasedCharge]:
@@ -182,7 +218,8 @@ class SqlChargeRepository(SqlRepository):
 
     def _load(self, where: ColumnElement[bool], lock: bool) -> builtins.list[UsageBasedCharge]:
         """The charges matching `where`, oldest first (by id when locking), with their runs:
-        four queries whatever the number of charges and runs."""
+        four queries whatever the number of charges and runs (after flushing kept states)."""
+        self.flush()
         charges = select(CHARGES).where(where)
         if lock:  # row locks are taken in ascending id order, the lock order of every caller
             charge_rows = self._rows(charges.order_by(CHARGES.c.id).with_for_update(key_share=True))
@@ -235,6 +272,15 @@ def _intent_values(charge: UsageBasedCharge) -> dict[str, Any]:
         "unique_reference_id": intent.unique_reference_id,
         "created_at": charge.created_at,
     }
+
+
+_STATE_COLUMNS = (
+    "status",
+    "advance_after",
+    "current_realization_run_id",
+    "feature_id",
+    "deleted_at",
+)
 
 
 def _state_values(charge: UsageBasedCharge) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from domain.customer import Customer
 from domain.errors import NotFoundError
 from domain.feature import Feature
-from persistence.sql.repository import SqlRepository, flat_record, flat_values
-from persistence.sql.tables import CUSTOMERS, FEATURES
+from domain.invoices import LineStatus
+from persistence.sql.repository import SqlRepository, claimed, flat_record, flat_values
+from persistence.sql.tables import CUSTOMERS, FEATURES, INVOICE_LINES
 
 
 class SqlCustomerRepository(SqlRepository):
@@ -46,6 +47,27 @@ class SqlCustomerRepository(SqlRepository):
         if not rows:
             raise NotFoundError("customer", customer_id)
         return flat_record(Customer, CUSTOMERS, rows[0])
+
+    def claim_invoiceable(self, now: datetime, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` customer ids, ascending after `after`, with a live gathering line
+        whose `invoice_at <= now`, locked with ``FOR NO KEY UPDATE SKIP LOCKED`` on
+        PostgreSQL (the billing lock)."""
+        lines = INVOICE_LINES.c
+        waiting = (
+            select(lines.id)
+            .where(
+                lines.customer_id == CUSTOMERS.c.id,
+                lines.status == LineStatus.GATHERING.value,
+                lines.deleted_at.is_(None),
+                lines.invoice_at <= now,
+            )
+            .exists()
+        )
+        statement = select(CUSTOMERS.c.id).where(waiting)
+        if after is not None:
+            statement = statement.where(CUSTOMERS.c.id > after)
+        rows = self._rows(claimed(statement.order_by(CUSTOMERS.c.id).limit(limit)))
+        return [customer_id for (customer_id,) in rows]
 
 
 class SqlFeatureRepository(SqlRepository):

@@ -79,8 +79,8 @@ class SqlUnitOfWork:
         self.features = SqlFeatureRepository(connection)
         self.usage = SqlUsageRepository(connection)
         self.credits = SqlCreditRepository(connection)
-        self.charges = SqlChargeRepository(connection)
-        self.history = SqlTransitionLog(connection)
+        self._written_behind = (SqlChargeRepository(connection), SqlTransitionLog(connection))
+        self.charges, self.history = self._written_behind
         self.invoices = SqlInvoiceRepository(connection)
         return self
 
@@ -88,20 +88,34 @@ class SqlUnitOfWork:
         """Commit the transaction."""
         if self._connection is None:
             raise PersistenceError("commit outside an entered unit of work")
+        self.flush()
         with database_errors():
             self._connection.commit()
         self._committed = True
 
+    def flush(self) -> None:
+        """Write what the repositories keep to write behind (charge states, audit records)."""
+        for repository in self._written_behind:
+            repository.flush()
+
+    def _discard(self) -> None:
+        for repository in self._written_behind:
+            repository.discard()
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises."""
+        """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises (what the
+        block kept to write behind is forgotten with it)."""
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
+        self.flush()  # what was kept before the savepoint is not the savepoint's to undo
         with database_errors():
             nested = self._connection.begin_nested()
         try:
             yield
+            self.flush()
         except Exception:  # anything harsher (a crash) abandons the whole unit of work
+            self._discard()
             with database_errors():
                 nested.rollback()
             raise
@@ -200,9 +214,9 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
-            if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+            if not in_memory:  # the timeout first: switching to WAL waits for other writers
                 cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA journal_mode=WAL")
         finally:
             cursor.close()
 

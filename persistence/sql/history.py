@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Connection, select
 
 from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
 from persistence.sql.errors import loading
@@ -21,15 +21,32 @@ R = TypeVar("R", ChargeTransition, InvoiceTransition)
 
 
 class SqlTransitionLog(SqlRepository):
-    """`TransitionLog` on ``charge_transitions``."""
+    """`TransitionLog` on ``charge_transitions``. Records are written behind: kept in order
+    and inserted in one multi-row statement when the unit of work flushes (before it commits,
+    at a savepoint's edge, or before the log is read)."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self._pending: list[dict[str, Any]] = []
 
     def record_charge(self, record: ChargeTransition) -> None:
         """Append a charge's transition in the current transaction."""
-        self._insert(TRANSITIONS, [{**_values(record), "charge_id": record.subject_id}])
+        self._pending.append({**_values(record), "charge_id": record.subject_id})
 
     def record_invoice(self, record: InvoiceTransition) -> None:
         """Append an invoice's transition in the current transaction."""
-        self._insert(TRANSITIONS, [{**_values(record), "invoice_id": record.subject_id}])
+        self._pending.append({**_values(record), "invoice_id": record.subject_id})
+
+    def flush(self) -> None:
+        """Insert the kept records, in the order they were made, in one statement."""
+        pending, self._pending = self._pending, []
+        self._insert(
+            TRANSITIONS, [{"charge_id": None, "invoice_id": None, **row} for row in pending]
+        )
+
+    def discard(self) -> None:
+        """Forget the kept records (their savepoint is rolled back)."""
+        self._pending = []
 
     def for_charge(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions in the order they were recorded."""
@@ -46,6 +63,7 @@ class SqlTransitionLog(SqlRepository):
         ]
 
     def _subject_rows(self, column: Column[Any], subject_id: str) -> list[AnyRow]:
+        self.flush()
         statement = select(TRANSITIONS).where(column == subject_id).order_by(TRANSITIONS.c.id)
         return list(self._rows(statement))
 

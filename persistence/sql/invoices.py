@@ -30,7 +30,7 @@ from domain.periods import Period
 from domain.prices import PRICE_ADAPTER
 from domain.runs import DetailedLine, Totals
 from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository
+from persistence.sql.repository import AnyRow, SqlRepository, claimed
 from persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
@@ -100,18 +100,19 @@ class SqlInvoiceRepository(SqlRepository):
         rows = self._rows(select(INVOICE_LINES).where(INVOICE_LINES.c.id == line_id))
         return _line(rows[0]) if rows else None
 
-    def due_ids(
+    def claim_due(
         self, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> builtins.list[tuple[datetime, str]]:
         """Up to `limit` (collection_at, id) keys of live standard invoices still collecting
-        whose ``collection_at <= now``, in key order, strictly after `after`."""
+        whose ``collection_at <= now``, in key order, strictly after `after`, locked with
+        ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL."""
         c = INVOICES.c
         statement = select(c.collection_at, c.id).where(
             c.status.in_(_COLLECTING), c.collection_at <= now, c.deleted_at.is_(None)
         )
         if after is not None:
             statement = statement.where(tuple_(c.collection_at, c.id) > tuple_(*after))
-        rows = self._rows(statement.order_by(c.collection_at, c.id).limit(limit))
+        rows = self._rows(claimed(statement.order_by(c.collection_at, c.id).limit(limit)))
         return [(due_at, invoice_id) for due_at, invoice_id in rows]
 
     def pending_lines(self, customer_id: str) -> builtins.list[InvoiceLine]:

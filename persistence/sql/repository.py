@@ -37,6 +37,13 @@ AnyRow = Row[*tuple[Any, ...]]
 """A result row of any width."""
 
 
+def claimed(statement: Select[Any]) -> Select[Any]:
+    """`statement` locking the rows it returns until the transaction ends and skipping rows
+    another transaction holds (``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL; SQLite renders
+    no lock clause: its write transaction already excludes every other writer)."""
+    return statement.with_for_update(skip_locked=True, key_share=True)
+
+
 class SqlRepository:
     """Base of every SQL repository: runs statements on one connection."""
 
@@ -54,10 +61,16 @@ class SqlRepository:
             with database_errors():
                 self._connection.execute(insert(table), list(rows))
 
-    def _write(self, statement: UpdateBase) -> int:
-        """Run an UPDATE or DELETE; the number of rows it matched."""
+    def _write(
+        self, statement: UpdateBase, parameters: Sequence[Mapping[str, Any]] | None = None
+    ) -> int:
+        """Run an UPDATE or DELETE (once per parameter set, as one executemany, when
+        `parameters` are given); the number of rows it matched (not reliable for several
+        parameter sets on every driver)."""
         with database_errors():
-            return self._connection.execute(statement).rowcount
+            if parameters is None:
+                return self._connection.execute(statement).rowcount
+            return self._connection.execute(statement, list(parameters)).rowcount
 
     def _update(self, table: Table, record_id: str, values: Mapping[str, Any], kind: str) -> None:
         """One UPDATE of `values` on row `record_id`; `NotFoundError` if there is none."""

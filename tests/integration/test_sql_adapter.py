@@ -44,6 +44,7 @@ from persistence.ports import UnitOfWork
 from persistence.sql import SqlDatabase
 from persistence.sql.schema import VERSION_TABLE
 from persistence.sql.tables import CustomerRow
+from tests.databases import postgres_database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 JAN = Period.model_validate((T0, datetime(2026, 2, 1, tzinfo=UTC)))
@@ -447,8 +448,9 @@ def test_a_charge_round_trips_with_runs_allocations_and_state(db: SqlDatabase) -
 
 def test_saving_an_unknown_charge_or_run_is_not_found(db: SqlDatabase) -> None:
     with db.unit_of_work() as uow:
+        uow.charges.save_state(a_charge("chg_missing"))  # written behind: found out at flush
         with pytest.raises(NotFoundError):
-            uow.charges.save_state(a_charge("chg_missing"))
+            uow.flush()
         with pytest.raises(NotFoundError):
             uow.charges.save_run(a_run("run_missing"))
         with pytest.raises(NotFoundError):
@@ -717,34 +719,60 @@ def test_a_run_cannot_link_a_line_that_does_not_exist(db: SqlDatabase) -> None:
 # --- due charges, transactions, credits ------------------------------------------------------
 
 
-def test_due_ids_page_by_advance_after_then_id(db: SqlDatabase) -> None:
-    due = {
-        "chg_a": T0 + timedelta(hours=2),
-        "chg_b": T0 + timedelta(hours=1),
-        "chg_c": T0 + timedelta(hours=1),
-        "chg_d": T0,
-        "chg_future": JAN.end,
-    }
+DUE = {
+    "chg_a": T0 + timedelta(hours=2),
+    "chg_b": T0 + timedelta(hours=1),
+    "chg_c": T0 + timedelta(hours=1),
+    "chg_d": T0,
+    "chg_future": JAN.end,
+}
+
+
+def add_due_charges(db: SqlDatabase) -> None:
     with db.unit_of_work() as uow:
         uow.customers.add(a_customer())
         uow.charges.add(a_charge("chg_never"))
-        for charge_id, at in due.items():
+        for charge_id, at in DUE.items():
             charge = a_charge(charge_id)
             charge.state.advance_after = at
             uow.charges.add(charge)
         uow.commit()
 
+
+def test_due_charges_are_claimed_a_page_at_a_time_by_advance_after_then_id(
+    db: SqlDatabase,
+) -> None:
+    add_due_charges(db)
     now = T0 + timedelta(hours=2)
     pages: list[list[tuple[datetime, str]]] = []
     after: tuple[datetime, str] | None = None
     with db.unit_of_work() as uow:
-        while page := uow.charges.due_ids(now, after, limit=2):
+        while page := uow.charges.claim_due(now, after, limit=2):
             pages.append(page)
             after = page[-1]
     assert pages == [
         [(T0, "chg_d"), (T0 + timedelta(hours=1), "chg_b")],
         [(T0 + timedelta(hours=1), "chg_c"), (T0 + timedelta(hours=2), "chg_a")],
     ]
+
+
+@pytest.mark.postgres
+def test_a_second_sweep_skips_the_charges_the_first_has_claimed() -> None:
+    """PostgreSQL: claimed rows are locked ``FOR NO KEY UPDATE SKIP LOCKED``, so a concurrent
+    claim gets the next due charges at once instead of waiting for the first to commit."""
+    with postgres_database() as url:
+        db = SqlDatabase(url)
+        db.upgrade()
+        add_due_charges(db)
+        now = T0 + timedelta(hours=2)
+        try:
+            with db.unit_of_work() as first, db.unit_of_work() as second:
+                claimed = first.charges.claim_due(now, None, limit=2)
+                rest = second.charges.claim_due(now, None, limit=10)
+            assert [key[1] for key in claimed] == ["chg_d", "chg_b"]
+            assert [key[1] for key in rest] == ["chg_c", "chg_a"]
+        finally:
+            db.dispose()
 
 
 def test_leaving_a_unit_of_work_without_commit_rolls_back(db: SqlDatabase) -> None:

@@ -60,6 +60,7 @@ def test_the_app_does_not_expose_its_database() -> None:
         assert not hasattr(app, "database")
         public = {name for name in vars(app) if not name.startswith("_")}
         assert public == {
+            "worker",
             "clock",
             "customers",
             "features",
