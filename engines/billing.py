@@ -243,12 +243,13 @@ def list_invoices(op: Operation, customer_id: str | None = None) -> list[Invoice
     return op.uow.invoices.list(customer_id)
 
 
-DUE_INVOICES = Sweep[tuple[datetime, str]](
+DUE_INVOICES = Sweep[tuple[datetime, str], str](
     kind="invoice",
     claim=lambda op, now, after, limit: [
         (key, key[1]) for key in op.uow.invoices.claim_due(now, after, limit)
     ],
     handle=_advance_moved,
+    ident=lambda invoice_id: invoice_id,
 )
 """The invoices whose collection time has come: claimed by `collection_at`, each advanced."""
 
@@ -263,13 +264,14 @@ def _invoice_moved(op: Operation, customer_id: str) -> bool:
     return True
 
 
-INVOICEABLE_CUSTOMERS = Sweep[str](
+INVOICEABLE_CUSTOMERS = Sweep[str, str](
     kind="customer",
     claim=lambda op, now, after, limit: [
         (customer_id, customer_id)
         for customer_id in op.uow.customers.claim_invoiceable(now, after, limit)
     ],
     handle=_invoice_moved,
+    ident=lambda customer_id: customer_id,
 )
 """The customers with a gathering line whose `invoice_at` has come: claimed by id (their
 billing locks), each invoiced as `invoice_pending_lines` would."""

@@ -256,7 +256,7 @@ ACTIONS: Mapping[ChargeAction, Callable[[ActionCall], Sequence[InvoiceEffect]]] 
 
 def _collection_end(op: Operation, charge: UsageBasedCharge, end: datetime) -> datetime:
     """`end` plus the customer's collection interval: the ingestion cutoff of a final run."""
-    return op.uow.customers.get(charge.intent.customer_id).collection_period_end(end)
+    return op.customer(charge.intent.customer_id).collection_period_end(end)
 
 
 def _require_standard_line(call: ActionCall, line_id: str, invoice_id: str) -> InvoiceLine:

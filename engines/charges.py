@@ -247,12 +247,21 @@ def _message(trigger: Trigger, issue: Any) -> str:
     return str(error) if issue["type"] == "value_error" and error else str(issue["msg"]).lower()
 
 
-DUE_CHARGES = Sweep[tuple[datetime, str]](
+def _claim_due_charges(
+    op: Operation, now: datetime, after: tuple[datetime, str] | None, limit: int
+) -> list[tuple[tuple[datetime, str], UsageBasedCharge]]:
+    """A page of due charges, claimed (locked) and loaded with their runs in a fixed number of
+    queries."""
+    keys = op.uow.charges.claim_due(now, after, limit)
+    loaded = op.uow.charges.get_many([charge_id for _, charge_id in keys])
+    return list(zip(keys, loaded, strict=True))
+
+
+DUE_CHARGES = Sweep[tuple[datetime, str], UsageBasedCharge](
     kind="charge",
-    claim=lambda op, now, after, limit: [
-        (key, key[1]) for key in op.uow.charges.claim_due(now, after, limit)
-    ],
-    handle=lambda op, charge_id: advance_charge(op, charge_id) is not None,
+    claim=_claim_due_charges,
+    handle=charge_lifecycle.advance,
+    ident=lambda charge: charge.id,
 )
 """The due charges: claimed by `advance_after`, each advanced until stable."""
 

@@ -30,8 +30,11 @@ def allocate(
     *,
     mode: AllocationMode,
     trigger: Trigger | None,
+    unsaved_run: bool = False,
 ) -> Decimal:
-    """Allocate up to `amount` to `run` as `mode` says; return what was allocated.
+    """Allocate up to `amount` to `run` as `mode` says; return what was allocated. With
+    `unsaved_run` (a run not inserted yet) the allocations are only kept on the run, and
+    inserting the run saves them with it.
 
     A zero amount, or mode `none`, never calls the ledger. Raises
     `CreditAllocationMismatchError` if the ledger allocates more than asked, a non-positive
@@ -48,7 +51,7 @@ def allocate(
             charge.id, charge.state.status, trigger, asked=amount, got=got
         )
     for draft in drafts:
-        _record(op, charge, run, draft.amount, draft.grant_id, corrects=None)
+        _record(op, charge, run, draft.amount, draft.grant_id, corrects=None, save=not unsaved_run)
     return got
 
 
@@ -90,7 +93,9 @@ def correct(
         )
     for draft in performed:
         allocation = draft.allocation
-        _record(op, charge, run, -draft.amount, allocation.grant_id, corrects=allocation.id)
+        _record(
+            op, charge, run, -draft.amount, allocation.grant_id, corrects=allocation.id, save=True
+        )
     return amount
 
 
@@ -136,6 +141,7 @@ def _record(
     grant_id: str | None,
     *,
     corrects: str | None,
+    save: bool,
 ) -> None:
     allocation = CreditAllocation(
         run_id=run.id,
@@ -146,5 +152,6 @@ def _record(
         booked_at=run.service_period_to,
         created_at=op.now,
     )
-    op.uow.charges.add_allocation(allocation, seq=len(run.allocations) + 1)
+    if save:
+        op.uow.charges.add_allocation(allocation, seq=len(run.allocations) + 1)
     run.allocations.append(allocation)

@@ -9,7 +9,7 @@ from engines.operation import Operation
 
 def current_feature_id(op: Operation, charge: UsageBasedCharge) -> str:
     """The id of the live feature registered under the charge's key; `NotFoundError` if none."""
-    feature = op.uow.features.live_by_key(charge.intent.feature_key)
-    if feature is None:
+    feature_id = op.live_feature_id(charge.intent.feature_key)
+    if feature_id is None:
         raise NotFoundError("feature", charge.intent.feature_key)
-    return feature.id
+    return feature_id

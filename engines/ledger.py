@@ -159,10 +159,21 @@ class DatabaseLedger:
         taken = sum((draft.amount for draft in drafts), ZERO)
         if request.mode is AllocationMode.EXACT and taken < wanted:
             drafts.append(AllocationDraft(wanted - taken, None))
+        self._uow.credits.move_balances(
+            customer_id, {draft.grant_id: draft.amount for draft in drafts}
+        )
         return drafts
 
     def correct(self, request: CorrectionRequest) -> tuple[CorrectionDraft, ...]:
-        """Grant balances are derived from allocations, so recording the corrections is all."""
+        """Give each correction back to the grant its allocation drew on (or off the
+        customer's overdraft), under the customer's credit lock; the corrections performed."""
+        customer_id = request.charge.intent.customer_id
+        self._uow.credits.lock(customer_id)
+        given_back: dict[str | None, Decimal] = {}
+        for correction in request.corrections:
+            grant_id = correction.allocation.grant_id
+            given_back[grant_id] = given_back.get(grant_id, ZERO) - correction.amount
+        self._uow.credits.move_balances(customer_id, given_back)
         return request.corrections
 
     def invoice_usage_accrued(

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from domain.clock import Clock
+from domain.customer import Customer
 from domain.effects import InvoiceEffect
 from domain.errors import UnappliedEffectsError
 from engines.ledger import Ledger, LedgerFactory
@@ -29,12 +30,32 @@ R = TypeVar("R")
 
 @dataclass
 class Operation:
-    """One unit of work, the operation's instant, its ledger, and its pending effects."""
+    """One unit of work, the operation's instant, its ledger, and its pending effects.
+
+    It also remembers, for its own duration, the customers and live features it has read: a
+    customer's billing profile and the feature live under a key do not change within one
+    operation (they change only through operations of their own), so a sweep over a page of
+    charges reads each once, not once per charge."""
 
     uow: UnitOfWork
     now: datetime
     ledger: Ledger
     effects: list[InvoiceEffect] = field(default_factory=list)
+    _customers: dict[str, Customer] = field(default_factory=dict, repr=False)
+    _features: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def customer(self, customer_id: str) -> Customer:
+        """The customer, read once per operation; `NotFoundError`."""
+        if customer_id not in self._customers:
+            self._customers[customer_id] = self.uow.customers.get(customer_id)
+        return self._customers[customer_id]
+
+    def live_feature_id(self, key: str) -> str | None:
+        """The id of the feature live under `key`, read once per operation (None if none)."""
+        if key not in self._features:
+            feature = self.uow.features.live_by_key(key)
+            self._features[key] = feature.id if feature is not None else None
+        return self._features[key]
 
     def require_no_pending_effects(self) -> None:
         """Raise `UnappliedEffectsError` while effects wait to be applied."""

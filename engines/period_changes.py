@@ -98,7 +98,7 @@ def _check(op: Operation, charge: UsageBasedCharge, trigger: Trigger, to: dateti
             f"shrink needs an end after {format_instant(period.start)} "
             f"and before {format_instant(period.end)}",
         )
-    customer = op.uow.customers.get(charge.intent.customer_id)
+    customer = op.customer(charge.intent.customer_id)
     try:
         to_instant(customer.collection_period_end(to) + INTERNAL_COLLECTION_PERIOD)
     except InvalidInputError as error:

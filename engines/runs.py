@@ -83,9 +83,10 @@ def create_rated_run(
     line: tuple[str, str] | None,
     mode: AllocationMode,
 ) -> RealizationRun:
-    """Rate the charge, persist a run of `run_type` billing it (linked to `line`, a
-    ``(line_id, invoice_id)`` pair, if given), make it current, and allocate its credits as
-    `mode` says, booked at `service_period_to`.
+    """Rate the charge, allocate the run's credits as `mode` says (booked at
+    `service_period_to`), persist the run of `run_type` billing it (linked to `line`, a
+    ``(line_id, invoice_id)`` pair, if given) with its detailed lines and allocations, and make
+    it current.
 
     Raises the rating's errors, or `CurrentRunExistsError` when the charge has a current run.
     """
@@ -110,13 +111,13 @@ def create_rated_run(
         detailed_lines=rating.detailed_lines,
         created_at=op.now,
     )
-    op.uow.charges.add_run(run)
+    allocated = credits.allocate(
+        op, charge, run, rating.amount, mode=mode, trigger=trigger, unsaved_run=True
+    )
+    run.totals = Totals.of(rating.amount, allocated)
+    op.uow.charges.add_run(run)  # the run, its detailed lines and its allocations
     charge.runs.append(run)
     charge.state.current_run_id = run.id
-    allocated = credits.allocate(op, charge, run, rating.amount, mode=mode, trigger=trigger)
-    if allocated:
-        run.totals = Totals.of(rating.amount, allocated)
-        op.uow.charges.save_run(run)
     return run
 
 

@@ -26,11 +26,13 @@ _log = logging.getLogger("chargeflow.engines")
 MAX_BATCH_SIZE = 100_000
 
 K = TypeVar("K")
+Item = TypeVar("Item")
 
-Claim = Callable[[Operation, datetime, K | None, int], list[tuple[K, str]]]
-"""``(op, now, after, limit)`` -> up to `limit` due ``(key, id)`` pairs after key `after`, in
-key order, claimed (locked) for the operation."""
-Handle = Callable[[Operation, str], bool]
+Claim = Callable[[Operation, datetime, K | None, int], list[tuple[K, Item]]]
+"""``(op, now, after, limit)`` -> up to `limit` due ``(key, item)`` pairs after key `after`, in
+key order, claimed (locked) for the operation; an item is what `Handle` takes (an id, or the
+item itself when the claim loads the page at once)."""
+Handle = Callable[[Operation, Item], bool]
 """Advance one claimed item within `op`; whether it moved."""
 
 
@@ -47,17 +49,18 @@ class AdvanceReport:
 
 
 @dataclass
-class Sweep(Generic[K]):
-    """How to sweep one kind of item: claim a batch of due items, handle one."""
+class Sweep(Generic[K, Item]):
+    """How to sweep one kind of item: claim a batch of due items, handle one, name one."""
 
     kind: str
-    claim: Claim[K]
-    handle: Handle
+    claim: Claim[K, Item]
+    handle: Handle[Item]
+    ident: Callable[[Item], str]
 
 
 def sweep(
     operations: Operations,
-    kind: Sweep[K],
+    kind: Sweep[K, Item],
     *,
     batch_size: int,
     visited: Callable[[str], None] | None = None,
@@ -76,8 +79,8 @@ def sweep(
         started = time.perf_counter()
         with operations(now) as op:
             claimed = kind.claim(op, now, after, batch_size)
-            for _, item_id in claimed:
-                _handle(op, kind, item_id, batch)
+            for _, item in claimed:
+                _handle(op, kind, item, batch)
         if claimed:
             _log.info(
                 "%s batch: %d claimed, %d advanced, %d failed in %.3fs",
@@ -91,20 +94,21 @@ def sweep(
         report.failed.update(batch.failed)
         report.visited += len(claimed)
         report.batches += 1
-        for _, item_id in claimed:
+        for _, item in claimed:
             if visited is not None:
-                visited(item_id)
+                visited(kind.ident(item))
         if len(claimed) < batch_size:
             break
         after = claimed[-1][0]
     return report
 
 
-def _handle(op: Operation, kind: Sweep[K], item_id: str, batch: AdvanceReport) -> None:
+def _handle(op: Operation, kind: Sweep[K, Item], item: Item, batch: AdvanceReport) -> None:
     """One item, in a savepoint: rolled back and reported if it fails."""
+    item_id = kind.ident(item)
     try:
         with op.uow.savepoint():
-            moved = kind.handle(op, item_id)
+            moved = kind.handle(op, item)
     except ChargeflowError as error:
         op.effects.clear()
         batch.failed[item_id] = error

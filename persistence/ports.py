@@ -8,7 +8,7 @@ loaded, and `PersistenceError` for any other database failure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,11 +109,19 @@ class CreditRepository(Protocol):
 
     def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
         """The customer's grants made by `granted_by`, in FIFO order (grant time, then id),
-        each with its remaining amount after every allocation and correction drawn on it."""
+        each with its remaining amount after every allocation and correction drawn on it (a
+        running total: reading it never sums the customer's history)."""
         ...
 
     def unassigned_total(self, customer_id: str) -> Decimal:
         """Net credit allocated beyond any grant (the customer's negative balance), ``>= 0``."""
+        ...
+
+    def move_balances(self, customer_id: str, drawn: Mapping[str | None, Decimal]) -> None:
+        """Keep the running totals in step with allocations just recorded: each grant's
+        remaining amount goes down by what was drawn on it (up, for a negative amount: a
+        correction), and the customer's overdraft (key None) up by what was drawn beyond the
+        grants. Call it under the customer's credit lock."""
         ...
 
 

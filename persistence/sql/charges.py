@@ -71,6 +71,9 @@ class SqlChargeRepository(SqlRepository):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self._states: dict[str, dict[str, Any]] = {}
+        self._runs: dict[str, RealizationRun] = {}
+        self._stored_details: dict[str, tuple[DetailedLine, ...]] = {}
+        """The detailed lines stored for each run this unit of work loaded or inserted."""
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert the charge's row (intent and state; a new charge has no runs)."""
@@ -120,27 +123,40 @@ class SqlChargeRepository(SqlRepository):
         self._states[charge.id] = _state_values(charge)
 
     def flush(self) -> None:
-        """Write every kept state: one executemany UPDATE; `NotFoundError` when fewer rows
-        matched than states were kept (a charge without a row)."""
-        if not self._states:
-            return
+        """Write every kept run and state: one executemany UPDATE each (and the detailed lines
+        of runs whose lines changed); `NotFoundError` when fewer rows matched than were kept (a
+        run or charge without a row)."""
+        runs, self._runs = self._runs, {}
         states, self._states = self._states, {}
-        c = CHARGES.c
-        statement = (
-            update(CHARGES)
-            .where(c.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in _STATE_COLUMNS})
-        )
+        if runs:
+            self._flush_runs(list(runs.values()))
+        if states:
+            parameters = [
+                {"b_id": charge_id, **{f"b_{name}": values[name] for name in _STATE_COLUMNS}}
+                for charge_id, values in states.items()
+            ]
+            if self._write(_SAVE_STATE, parameters) != len(parameters):
+                raise NotFoundError("charge", ", ".join(states))
+
+    def _flush_runs(self, runs: builtins.list[RealizationRun]) -> None:
         parameters = [
-            {"b_id": charge_id, **{f"b_{name}": values[name] for name in _STATE_COLUMNS}}
-            for charge_id, values in states.items()
+            {f"b_{name}": value for name, value in _run_values(run).items() if name in _RUN_MUTABLE}
+            | {"b_id": run.id}
+            for run in runs
         ]
-        if self._write(statement, parameters) != len(parameters):
-            raise NotFoundError("charge", ", ".join(states))
+        if self._write(_SAVE_RUN, parameters) != len(parameters):
+            raise NotFoundError("run", ", ".join(run.id for run in runs))
+        changed = [run for run in runs if self._stored_details.get(run.id) != run.detailed_lines]
+        if changed:
+            ids = [run.id for run in changed]
+            self._write(delete(DETAILED_LINES).where(DETAILED_LINES.c.run_id.in_(ids)))
+            self._insert(DETAILED_LINES, [v for run in changed for v in _detailed_line_values(run)])
+            self._stored_details.update((run.id, run.detailed_lines) for run in changed)
 
     def discard(self) -> None:
-        """Forget the kept states (their savepoint is rolled back)."""
+        """Forget the kept runs and states (their savepoint is rolled back)."""
         self._states = {}
+        self._runs = {}
 
     def save_period(self, charge: UsageBasedCharge) -> None:
         """One UPDATE of the charge's period end and `invoice_at`; `NotFoundError`."""
@@ -151,20 +167,24 @@ class SqlChargeRepository(SqlRepository):
         self._update(CHARGES, charge.id, values, "charge")
 
     def add_run(self, run: RealizationRun) -> None:
-        """Insert the run's row and its detailed lines; `ConflictError` if its line is unknown
-        or billed by another run."""
+        """Insert the run's row, its detailed lines and the allocations it already carries
+        (in their order); `ConflictError` if its line is unknown or billed by another run."""
         self._insert(RUNS, [_run_values(run)])
         self._insert(DETAILED_LINES, _detailed_line_values(run))
+        self._insert(
+            ALLOCATIONS,
+            [
+                {**flat_values(allocation), "seq": seq}
+                for seq, allocation in enumerate(run.allocations, start=1)
+            ],
+        )
+        self._stored_details[run.id] = run.detailed_lines
 
     def save_run(self, run: RealizationRun) -> None:
-        """One UPDATE of the run's mutable columns, and its detailed lines replaced;
-        `NotFoundError`."""
-        values = _run_values(run)
-        for fixed in ("id", "charge_id", "initial_type", "feature_id", "created_at"):
-            del values[fixed]
-        self._update(RUNS, run.id, values, "run")
-        self._write(delete(DETAILED_LINES).where(DETAILED_LINES.c.run_id == run.id))
-        self._insert(DETAILED_LINES, _detailed_line_values(run))
+        """Keep the run's mutable columns to write, like `save_state`: one UPDATE per run
+        however often an operation saves it, and its detailed lines rewritten only when they
+        differ from the ones stored."""
+        self._runs[run.id] = run
 
     def add_allocation(self, allocation: CreditAllocation, seq: int) -> None:
         """Append `allocation` as the `seq`-th (from 1) of its run."""
@@ -252,7 +272,9 @@ class SqlChargeRepository(SqlRepository):
                 details[row.run_id].append(flat_record(DetailedLine, DETAILED_LINES, row))
         runs: defaultdict[str, builtins.list[RealizationRun]] = defaultdict(list)
         for row in run_rows:
-            runs[row.charge_id].append(_run(row, allocations[row.id], details[row.id]))
+            run = _run(row, allocations[row.id], details[row.id])
+            self._stored_details[run.id] = run.detailed_lines
+            runs[row.charge_id].append(run)
         return [_charge(row, runs[row.id]) for row in charge_rows]
 
 
@@ -274,6 +296,22 @@ def _intent_values(charge: UsageBasedCharge) -> dict[str, Any]:
     }
 
 
+_RUN_MUTABLE = (
+    "type",
+    "service_period_to",
+    "stored_at_lt",
+    "metered_quantity",
+    "line_id",
+    "invoice_id",
+    "amount",
+    "credits_total",
+    "total",
+    "no_fiat_transaction_required",
+    "deleted_at",
+)
+"""The run columns a save may change (its identity, charge, initial type, feature and creation
+never change)."""
+
 _STATE_COLUMNS = (
     "status",
     "advance_after",
@@ -281,6 +319,19 @@ _STATE_COLUMNS = (
     "feature_id",
     "deleted_at",
 )
+
+
+_SAVE_RUN = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _RUN_MUTABLE})
+)
+_SAVE_STATE = (
+    update(CHARGES)
+    .where(CHARGES.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _STATE_COLUMNS})
+)
+"""The executemany UPDATEs of kept runs and states, built once."""
 
 
 def _state_values(charge: UsageBasedCharge) -> dict[str, Any]:

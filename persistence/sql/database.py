@@ -78,7 +78,8 @@ class SqlUnitOfWork:
         self.customers = SqlCustomerRepository(connection)
         self.features = SqlFeatureRepository(connection)
         self.usage = SqlUsageRepository(connection)
-        self.credits = SqlCreditRepository(connection)
+        self._credits = SqlCreditRepository(connection)
+        self.credits = self._credits
         self._written_behind = (SqlChargeRepository(connection), SqlTransitionLog(connection))
         self.charges, self.history = self._written_behind
         self.invoices = SqlInvoiceRepository(connection)
@@ -109,6 +110,7 @@ class SqlUnitOfWork:
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
         self.flush()  # what was kept before the savepoint is not the savepoint's to undo
+        self._credits.forget()
         with database_errors():
             nested = self._connection.begin_nested()
         try:
@@ -116,6 +118,7 @@ class SqlUnitOfWork:
             self.flush()
         except Exception:  # anything harsher (a crash) abandons the whole unit of work
             self._discard()
+            self._credits.forget()
             with database_errors():
                 nested.rollback()
             raise

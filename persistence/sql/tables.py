@@ -106,6 +106,18 @@ class CreditGrantRow(SQLModel, table=True):
     customer_id: str = Field(foreign_key="customers.id")
     amount: Decimal = Field(sa_type=ExactDecimal)
     granted_at: datetime = Field(sa_type=UtcDateTime)
+    remaining: Decimal = Field(sa_type=ExactDecimal)
+    """What of the grant is not allocated: kept in step with every allocation drawn on it."""
+
+
+class CreditOverdraftRow(SQLModel, table=True):
+    """A row of ``credit_overdrafts``: the net credit allocated to a customer beyond any grant,
+    kept in step with every such allocation (no row: none)."""
+
+    __tablename__ = "credit_overdrafts"
+
+    customer_id: str = Field(primary_key=True, foreign_key="customers.id")
+    amount: Decimal = Field(sa_type=ExactDecimal)
 
 
 class ChargeRow(SQLModel, table=True):
@@ -364,6 +376,7 @@ CUSTOMERS: Table = SQLModel.metadata.tables["customers"]
 FEATURES: Table = SQLModel.metadata.tables["features"]
 USAGE_EVENTS: Table = SQLModel.metadata.tables["usage_events"]
 CREDIT_GRANTS: Table = SQLModel.metadata.tables["credit_grants"]
+CREDIT_OVERDRAFTS: Table = SQLModel.metadata.tables["credit_overdrafts"]
 CHARGES: Table = SQLModel.metadata.tables["charge_usage_based"]
 RUNS: Table = SQLModel.metadata.tables["charge_usage_based_runs"]
 DETAILED_LINES: Table = SQLModel.metadata.tables["charge_usage_based_run_detailed_lines"]

@@ -348,6 +348,13 @@ def check_invariants(app: App, world: World) -> None:
                 assert earlier.to_status is later.from_status
     for line in lines:
         assert line.totals.total == line.totals.amount - line.totals.credits_total
+    # the running balances agree with the allocations: grants made (4.00) less credit drawn
+    drawn = sum(
+        (a.amount for charge in app.charges.list(world.customer_id)
+         for run in charge.runs for a in run.allocations),
+        Decimal(0),
+    )  # fmt: skip
+    assert app.credits.balance(world.customer_id) == Decimal("4.00") - drawn
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

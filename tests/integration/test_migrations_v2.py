@@ -25,6 +25,8 @@ from persistence.sql.schema import VERSION_TABLE
 from persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
+    CREDIT_GRANTS,
+    CREDIT_OVERDRAFTS,
     CUSTOMERS,
     DETAILED_LINES,
     INVOICE_LINES,
@@ -36,7 +38,7 @@ from persistence.sql.tables import (
 from persistence.sql.types import ExactDecimal, UtcDateTime
 
 V1 = "0005_charge_reference"
-HEAD = "0008_status_consolidation"
+HEAD = "0009_credit_balances"
 UNIT = '{"type":"unit","amount":"0.10"}'
 GRADUATED = (
     '{"type":"tiered_graduated","tiers":[{"up_to":"1","unit_amount":"0.015","flat_amount":"0"},'
@@ -666,6 +668,13 @@ def test_the_upgrade_maps_every_version_1_value(migrated: SqlDatabase) -> None:
     assert len(allocations) == 6
     assert {row["booked_at"] for row in allocations.values()} == {FEB_1}
 
+    # grants keep what is not allocated as a running total: 100 - 10 - 0.02 - 0.01 - 5 - 5
+    grants = select_rows(migrated, CREDIT_GRANTS)
+    assert {grant_id: row["remaining"] for grant_id, row in grants.items()} == {
+        "gr_1": Decimal("79.97"),
+        "gr_2": Decimal("0.00"),
+    }
+
     # version 1 stored only amounts: one line per run carries it, keyed by the price type
     details: dict[str, list[tuple[int, str, Decimal, Decimal, Decimal]]] = {}
     for row in select_rows(migrated, DETAILED_LINES).values():
@@ -882,3 +891,47 @@ def test_a_version_1_run_keeps_its_stored_amount_on_one_line_whatever_its_price(
         for key, quantity, unit, amount in expected
     ]
     assert carried(price, Decimal(5), Decimal("0")) == []
+
+
+def test_credit_balances_are_filled_from_the_allocations_when_migrating(
+    fresh_database: SqlDatabase,
+) -> None:
+    """0009 derives each grant's remaining amount and each customer's overdraft from the
+    allocations: dropping them (a downgrade) and filling them again gives the running totals
+    every allocation kept."""
+    fresh_database.upgrade()
+    clock = FrozenClock("2025-12-01T00:00:00Z")
+    app = open_app(fresh_database.engine.url.render_as_string(hide_password=False), clock=clock)
+    try:
+        who = app.customers.create(name="Acme", currency="USD", collection_interval="P2D")
+        app.features.create(key="api_requests")
+        app.credits.grant(who.id, amount="5.00")
+        app.charges.create(
+            customer_id=who.id,
+            feature_key="api_requests",
+            service_period=("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            settlement_mode="credit_only",
+            price={"type": "unit", "amount": "1.00"},
+        )
+        app.usage.record(who.id, "api_requests", value=8, event_time="2026-01-15T00:00:00Z")
+        clock.set("2026-02-03T00:01:00Z")
+        app.charges.advance_due()
+        app.charges.advance_due()
+        assert app.credits.balance(who.id) == Decimal("-3.00")
+    finally:
+        app.close()
+    kept = (select_rows(fresh_database, CREDIT_GRANTS), overdrafts(fresh_database))
+    assert [row["remaining"] for row in kept[0].values()] == [Decimal("0.00")]
+    assert kept[1] == {who.id: Decimal("3.00")}
+
+    fresh_database.downgrade("0008_status_consolidation")
+    fresh_database.upgrade()
+    assert (select_rows(fresh_database, CREDIT_GRANTS), overdrafts(fresh_database)) == kept
+
+
+def overdrafts(database: SqlDatabase) -> dict[str, Decimal]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(CREDIT_OVERDRAFTS.c.customer_id, CREDIT_OVERDRAFTS.c.amount)
+        )
+        return {str(customer_id): amount for customer_id, amount in rows}

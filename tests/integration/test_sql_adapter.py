@@ -65,8 +65,9 @@ ALL_TABLES = CORE_TABLES | {
     "charge_usage_based_run_detailed_lines",
     "charge_usage_based_run_invoice_usages",
     "charge_usage_based_run_payments",
+    "credit_overdrafts",
 }
-HEAD = "0008_status_consolidation"
+HEAD = "0009_credit_balances"
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -451,8 +452,9 @@ def test_saving_an_unknown_charge_or_run_is_not_found(db: SqlDatabase) -> None:
         uow.charges.save_state(a_charge("chg_missing"))  # written behind: found out at flush
         with pytest.raises(NotFoundError):
             uow.flush()
+        uow.charges.save_run(a_run("run_missing"))
         with pytest.raises(NotFoundError):
-            uow.charges.save_run(a_run("run_missing"))
+            uow.flush()
         with pytest.raises(NotFoundError):
             uow.charges.get("chg_missing")
 
@@ -712,8 +714,9 @@ def test_a_run_cannot_link_a_line_that_does_not_exist(db: SqlDatabase) -> None:
         run = a_run()
         uow.charges.add_run(run)
         run.line_id = "line_missing"
+        uow.charges.save_run(run)  # written behind: the database refuses it at flush
         with pytest.raises(ConflictError):
-            uow.charges.save_run(run)
+            uow.flush()
 
 
 # --- due charges, transactions, credits ------------------------------------------------------
@@ -792,7 +795,7 @@ def test_leaving_a_unit_of_work_without_commit_rolls_back(db: SqlDatabase) -> No
                 uow.customers.get(customer_id)
 
 
-def test_balances_are_fifo_and_net_of_allocations_and_corrections(db: SqlDatabase) -> None:
+def test_balances_are_fifo_and_running_totals_of_the_moves(db: SqlDatabase) -> None:
     seed_charge(db)
     with db.unit_of_work() as uow:
         uow.credits.add_grant(a_grant("grant_late", "3", T0 + timedelta(days=1)))
@@ -808,6 +811,7 @@ def test_balances_are_fifo_and_net_of_allocations_and_corrections(db: SqlDatabas
             an_allocation("-0.3", allocation_id="alc_7", corrects="alc_6"),
         ):
             add_allocation(uow, allocation)
+            uow.credits.move_balances("cus_1", {allocation.grant_id: allocation.amount})
         uow.commit()
 
     with db.unit_of_work() as uow:
