@@ -51,12 +51,7 @@ class SqlCreditRepository(SqlRepository):
     def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
         """The customer's grants made by `granted_by`, FIFO by (granted_at, id), each with its
         remaining amount: one indexed read, whatever the customer's history."""
-        grants = CREDIT_GRANTS.c
-        rows = self._rows(
-            select(CREDIT_GRANTS)
-            .where(grants.customer_id == customer_id, grants.granted_at <= granted_by)
-            .order_by(grants.granted_at, grants.id)
-        )
+        rows = self._rows_of(_BALANCES, {"customer_id": customer_id, "granted_by": granted_by})
         balances = [
             GrantBalance(
                 grant=flat_record(CreditGrant, CREDIT_GRANTS, row), remaining=row.remaining
@@ -103,8 +98,7 @@ class SqlCreditRepository(SqlRepository):
     def _overdraft(self, customer_id: str) -> Decimal | None:
         """The customer's overdraft row's amount, None when it has no row (read once)."""
         if customer_id not in self._overdrafts:
-            o = CREDIT_OVERDRAFTS.c
-            rows = self._rows(select(o.amount).where(o.customer_id == customer_id))
+            rows = self._rows_of(_OVERDRAFT, {"customer_id": customer_id})
             self._overdrafts[customer_id] = rows[0][0] if rows else None
         return self._overdrafts[customer_id]
 
@@ -122,9 +116,21 @@ class SqlCreditRepository(SqlRepository):
         self._overdrafts[customer_id] = moved
 
 
+_BALANCES = (
+    select(CREDIT_GRANTS)
+    .where(
+        CREDIT_GRANTS.c.customer_id == bindparam("customer_id"),
+        CREDIT_GRANTS.c.granted_at <= bindparam("granted_by"),
+    )
+    .order_by(CREDIT_GRANTS.c.granted_at, CREDIT_GRANTS.c.id)
+)
+_OVERDRAFT = select(CREDIT_OVERDRAFTS.c.amount).where(
+    CREDIT_OVERDRAFTS.c.customer_id == bindparam("customer_id")
+)
 _MOVE_REMAINING = (
     update(CREDIT_GRANTS)
     .where(CREDIT_GRANTS.c.id == bindparam("b_id"))
     .values(remaining=bindparam("b_remaining"))
 )
-"""The executemany UPDATE of moved grant balances, built once."""
+"""The hot statements of a draw, built once: a customer's grants FIFO, its overdraft, and the
+executemany UPDATE of moved grant balances."""

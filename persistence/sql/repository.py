@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Executable,
+    Insert,
     Row,
     Select,
     Table,
@@ -35,6 +37,14 @@ from persistence.sql.errors import database_errors, loading
 M = TypeVar("M", bound=BaseModel)
 AnyRow = Row[*tuple[Any, ...]]
 """A result row of any width."""
+
+
+@cache
+def _insert_into(table: Table) -> Insert:
+    """The INSERT of `table`, built once: a statement object SQLAlchemy has seen before skips
+    building it again and finds its compiled form at once (statements on the hot path are built
+    once, with bound parameters)."""
+    return insert(table)
 
 
 def claimed(statement: Select[Any]) -> Select[Any]:
@@ -55,11 +65,16 @@ class SqlRepository:
         with database_errors():
             return self._connection.execute(statement).all()
 
+    def _rows_of(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[AnyRow]:
+        """Every row a statement built once (with bound parameters) returns for `parameters`."""
+        with database_errors():
+            return self._connection.execute(statement, dict(parameters)).all()
+
     def _insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """INSERT `rows` (one statement, executemany for several)."""
         if rows:
             with database_errors():
-                self._connection.execute(insert(table), list(rows))
+                self._connection.execute(_insert_into(table), list(rows))
 
     def _write(
         self, statement: UpdateBase, parameters: Sequence[Mapping[str, Any]] | None = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.money import ZERO
+from sqlalchemy import bindparam, func, select
+
+from domain.money import ZERO, exact_arithmetic
 from domain.periods import Period
 from domain.usage import UsageEvent
 from persistence.sql.repository import SqlRepository, flat_values
@@ -24,14 +26,30 @@ class SqlUsageRepository(SqlRepository):
     ) -> Decimal:
         """Exact sum of the values of feature `feature_id`'s events with ``events.start <=
         event_time < events.end`` and ``stored_at < stored_before``; 0 when there are none."""
-        c = USAGE_EVENTS.c
-        sums = self._sum_by(
-            c.customer_id,
-            c.value,
-            c.customer_id == customer_id,
-            c.feature_id == feature_id,
-            c.event_time >= events.start,
-            c.event_time < events.end,
-            c.stored_at < stored_before,
+        sqlite = self._connection.dialect.name == "sqlite"
+        values = self._rows_of(
+            _METERED_VALUES if sqlite else _METERED_SUM,
+            {
+                "customer_id": customer_id,
+                "feature_id": feature_id,
+                "start": events.start,
+                "end": events.end,
+                "stored_before": stored_before,
+            },
         )
-        return sums.get(customer_id, ZERO)
+        with exact_arithmetic():
+            return sum((value for (value,) in values if value is not None), ZERO)
+
+
+_c = USAGE_EVENTS.c
+_METERED_WHERE = (
+    _c.customer_id == bindparam("customer_id"),
+    _c.feature_id == bindparam("feature_id"),
+    _c.event_time >= bindparam("start"),
+    _c.event_time < bindparam("end"),
+    _c.stored_at < bindparam("stored_before"),
+)
+_METERED_SUM = select(func.sum(_c.value)).where(*_METERED_WHERE)
+_METERED_VALUES = select(_c.value).where(*_METERED_WHERE)
+"""What a meter snapshot sums, built once: summed by PostgreSQL (NUMERIC sums are exact), or
+fetched and summed in Python on SQLite, which stores decimals as text."""
