@@ -71,7 +71,7 @@ class SqlChargeRepository(SqlRepository):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self._states: dict[str, dict[str, Any]] = {}
-        self._runs: dict[str, RealizationRun] = {}
+        self._runs: dict[str, tuple[dict[str, Any], tuple[DetailedLine, ...]]] = {}
         self._stored_details: dict[str, tuple[DetailedLine, ...]] = {}
         """The detailed lines stored for each run this unit of work loaded or inserted."""
 
@@ -129,7 +129,7 @@ class SqlChargeRepository(SqlRepository):
         runs, self._runs = self._runs, {}
         states, self._states = self._states, {}
         if runs:
-            self._flush_runs(list(runs.values()))
+            self._flush_runs(runs)
         if states:
             parameters = [
                 {"b_id": charge_id, **{f"b_{name}": values[name] for name in _STATE_COLUMNS}}
@@ -138,25 +138,39 @@ class SqlChargeRepository(SqlRepository):
             if self._write(_SAVE_STATE, parameters) != len(parameters):
                 raise NotFoundError("charge", ", ".join(states))
 
-    def _flush_runs(self, runs: builtins.list[RealizationRun]) -> None:
+    def _flush_runs(self, runs: dict[str, tuple[dict[str, Any], tuple[DetailedLine, ...]]]) -> None:
         parameters = [
-            {f"b_{name}": value for name, value in _run_values(run).items() if name in _RUN_MUTABLE}
-            | {"b_id": run.id}
-            for run in runs
+            {f"b_{name}": values[name] for name in _RUN_MUTABLE} | {"b_id": run_id}
+            for run_id, (values, _) in runs.items()
         ]
         if self._write(_SAVE_RUN, parameters) != len(parameters):
-            raise NotFoundError("run", ", ".join(run.id for run in runs))
-        changed = [run for run in runs if self._stored_details.get(run.id) != run.detailed_lines]
+            raise NotFoundError("run", ", ".join(runs))
+        changed = {
+            run_id: details
+            for run_id, (_, details) in runs.items()
+            if self._stored_details.get(run_id) != details
+        }
         if changed:
-            ids = [run.id for run in changed]
-            self._write(delete(DETAILED_LINES).where(DETAILED_LINES.c.run_id.in_(ids)))
-            self._insert(DETAILED_LINES, [v for run in changed for v in _detailed_line_values(run)])
-            self._stored_details.update((run.id, run.detailed_lines) for run in changed)
+            self._write(delete(DETAILED_LINES).where(DETAILED_LINES.c.run_id.in_(list(changed))))
+            self._insert(
+                DETAILED_LINES,
+                [
+                    row
+                    for run_id, details in changed.items()
+                    for row in _details_rows(run_id, details)
+                ],
+            )
+            self._stored_details.update(changed)
 
-    def discard(self) -> None:
-        """Forget the kept runs and states (their savepoint is rolled back)."""
-        self._states = {}
-        self._runs = {}
+    def mark(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What is kept to write now (a savepoint begins: `restore` returns to it)."""
+        return dict(self._states), dict(self._runs)
+
+    def restore(self, mark: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        """Keep only what was kept at `mark` (the savepoint is rolled back), and forget which
+        detailed lines are stored (the rollback may have undone a rewrite)."""
+        self._states, self._runs = dict(mark[0]), dict(mark[1])
+        self._stored_details = {}
 
     def save_period(self, charge: UsageBasedCharge) -> None:
         """One UPDATE of the charge's period end and `invoice_at`; `NotFoundError`."""
@@ -184,7 +198,7 @@ class SqlChargeRepository(SqlRepository):
         """Keep the run's mutable columns to write, like `save_state`: one UPDATE per run
         however often an operation saves it, and its detailed lines rewritten only when they
         differ from the ones stored."""
-        self._runs[run.id] = run
+        self._runs[run.id] = (_run_values(run), run.detailed_lines)
 
     def add_allocation(self, allocation: CreditAllocation, seq: int) -> None:
         """Append `allocation` as the `seq`-th (from 1) of its run."""
@@ -396,11 +410,16 @@ def _run_values(run: RealizationRun) -> dict[str, Any]:
     }
 
 
-def _detailed_line_values(run: RealizationRun) -> builtins.list[dict[str, Any]]:
+def _details_rows(run_id: str, details: Sequence[DetailedLine]) -> builtins.list[dict[str, Any]]:
+    """The rows of a run's detailed lines, in order."""
     return [
-        {"id": new_id(), "run_id": run.id, "seq": seq, **flat_values(line)}
-        for seq, line in enumerate(run.detailed_lines, start=1)
+        {"id": new_id(), "run_id": run_id, "seq": seq, **flat_values(line)}
+        for seq, line in enumerate(details, start=1)
     ]
+
+
+def _detailed_line_values(run: RealizationRun) -> builtins.list[dict[str, Any]]:
+    return _details_rows(run.id, run.detailed_lines)
 
 
 def _usage_values(usage: InvoiceUsage) -> dict[str, Any]:

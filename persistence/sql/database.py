@@ -80,8 +80,9 @@ class SqlUnitOfWork:
         self.usage = SqlUsageRepository(connection)
         self._credits = SqlCreditRepository(connection)
         self.credits = self._credits
-        self._written_behind = (SqlChargeRepository(connection), SqlTransitionLog(connection))
-        self.charges, self.history = self._written_behind
+        self._charges = SqlChargeRepository(connection)
+        self._history = SqlTransitionLog(connection)
+        self.charges, self.history = self._charges, self._history
         self.invoices = SqlInvoiceRepository(connection)
         return self
 
@@ -95,29 +96,26 @@ class SqlUnitOfWork:
         self._committed = True
 
     def flush(self) -> None:
-        """Write what the repositories keep to write behind (charge states, audit records)."""
-        for repository in self._written_behind:
-            repository.flush()
-
-    def _discard(self) -> None:
-        for repository in self._written_behind:
-            repository.discard()
+        """Write what the repositories keep to write behind (charge runs and states, audit
+        records)."""
+        self._charges.flush()
+        self._history.flush()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises (what the
-        block kept to write behind is forgotten with it)."""
+        """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises; what the
+        block kept to write behind is dropped with it, what it kept and did not write yet stays
+        kept (written at the next flush, so a page of charges is written in a few statements)."""
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
-        self.flush()  # what was kept before the savepoint is not the savepoint's to undo
-        self._credits.forget()
+        marks = (self._charges.mark(), self._history.mark())
         with database_errors():
             nested = self._connection.begin_nested()
         try:
             yield
-            self.flush()
         except Exception:  # anything harsher (a crash) abandons the whole unit of work
-            self._discard()
+            self._charges.restore(marks[0])
+            self._history.restore(marks[1])
             self._credits.forget()
             with database_errors():
                 nested.rollback()

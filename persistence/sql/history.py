@@ -23,7 +23,7 @@ R = TypeVar("R", ChargeTransition, InvoiceTransition)
 class SqlTransitionLog(SqlRepository):
     """`TransitionLog` on ``charge_transitions``. Records are written behind: kept in order
     and inserted in one multi-row statement when the unit of work flushes (before it commits,
-    at a savepoint's edge, or before the log is read)."""
+    or before the log is read); a rolled-back savepoint drops the records kept inside it."""
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
@@ -44,9 +44,13 @@ class SqlTransitionLog(SqlRepository):
             TRANSITIONS, [{"charge_id": None, "invoice_id": None, **row} for row in pending]
         )
 
-    def discard(self) -> None:
-        """Forget the kept records (their savepoint is rolled back)."""
-        self._pending = []
+    def mark(self) -> int:
+        """How many records are kept now (a savepoint begins: `restore` returns to it)."""
+        return len(self._pending)
+
+    def restore(self, mark: int) -> None:
+        """Keep only the records kept at `mark` (the savepoint is rolled back)."""
+        del self._pending[mark:]
 
     def for_charge(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions in the order they were recorded."""
