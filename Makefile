@@ -37,8 +37,10 @@ diagrams-check: install
 
 check: lint typecheck contracts diagrams-check test
 
+# `make bench`: the full benchmarks (several minutes); `make bench BENCH=quick`: under a minute.
+# BENCH_ARGS passes options on, e.g. `make bench BENCH_ARGS="--only lifecycle,statements"`.
 bench: install
-	$(BIN)/python -m benchmarks.bench
+	BENCH=$(BENCH) $(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 demo: install
 	$(BIN)/chargeflow demo --database chargeflow-demo.db --diagrams demo-diagrams

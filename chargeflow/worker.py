@@ -42,7 +42,7 @@ class Round:
         """One line: what each sweep advanced and failed, and the round's duration."""
         parts = [
             f"{name} {report.visited} visited, {len(report.advanced)} advanced, "
-            f"{len(report.failed)} failed"
+            f"{len(report.failed)} failed" + (f", {len(report.busy)} busy" if report.busy else "")
             for name, report in (
                 ("charges", self.charges),
                 ("invoices", self.invoices),

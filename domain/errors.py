@@ -10,7 +10,8 @@ repeats it so a log line alone is enough to act on::
     ├── ConflictError                      a uniqueness rule would be broken
     ├── CorruptRecordError                 a stored row cannot be loaded (unknown status, mode...)
     ├── PersistenceError                   a database error, translated at the persistence boundary
-    │   └── DowngradeRefusedError          a downgrade would lose facts (reason, row ids)
+    │   ├── DowngradeRefusedError          a downgrade would lose facts (reason, row ids)
+    │   └── LockBusyError                  a sweep met a lock another transaction holds (retried)
     ├── ChargeError                        (charge_id, status, trigger): a refused charge operation
     │   │                        (`subject` says "invoice" when the machine is an invoice's)
     │   ├── TransitionRefusedError
@@ -88,6 +89,15 @@ class CorruptRecordError(ChargeflowError):
 
 class PersistenceError(ChargeflowError):
     """A database error, translated at the persistence boundary (the cause is chained)."""
+
+
+class LockBusyError(PersistenceError):
+    """A unit of work that must not wait (a sweep's) met a lock another transaction holds:
+    the item is left for the next sweep. Raised only to sweeps, which never report it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is held by another transaction")
+        self.what = what
 
 
 class DowngradeRefusedError(PersistenceError):

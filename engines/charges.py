@@ -39,6 +39,7 @@ from engines.operation import Operation, Operations
 from engines.period_changes import refuse_while_billing_advances
 from engines.sweeps import AdvanceReport, Sweep, sweep
 from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+from statemachines.registry import CHARGE_SPECS
 
 
 def create_charge(
@@ -247,12 +248,20 @@ def _message(trigger: Trigger, issue: Any) -> str:
     return str(error) if issue["type"] == "value_error" and error else str(issue["msg"]).lower()
 
 
+IDLE = frozenset(
+    (mode, status) for mode, spec in CHARGE_SPECS.items() for status in spec.never_continued()
+)
+"""The (settlement mode, status) pairs in which advancing does nothing (a credit_then_invoice
+charge waiting for its collection or its issue, which only billing fires): the due sweep does
+not claim such charges, however long they wait."""
+
+
 def _claim_due_charges(
     op: Operation, now: datetime, after: tuple[datetime, str] | None, limit: int
 ) -> list[tuple[tuple[datetime, str], UsageBasedCharge]]:
     """A page of due charges, claimed (locked) and loaded with their runs in a fixed number of
     queries."""
-    keys = op.uow.charges.claim_due(now, after, limit)
+    keys = op.uow.charges.claim_due(now, after, limit, idle=IDLE)
     loaded = op.uow.charges.get_many([charge_id for _, charge_id in keys])
     return list(zip(keys, loaded, strict=True))
 

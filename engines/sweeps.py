@@ -5,7 +5,10 @@ A sweep claims the due items a batch at a time, in key order (keyset pagination:
 most once per sweep), locking them and skipping items another transaction holds (so several
 sweeps, in several processes, share the work instead of queueing on the same rows). Each item
 is handled inside its own savepoint: one that fails, whatever its error, is rolled back to
-before it, logged when unexpected, and reported, and never blocks or undoes the others. The
+before it, logged when unexpected, and reported, and never blocks or undoes the others. A page
+never waits for a lock another transaction holds (its rows are claimed skipping locked ones,
+and a customer's credit lock is only tried): an item that would wait is rolled back and left
+for the next sweep, so concurrent sweeps, each holding many locks, can never deadlock. The
 batch commits once; a crash loses only the batch in flight, which the next sweep claims again.
 """
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from domain.errors import ChargeflowError, InvalidInputError
+from domain.errors import ChargeflowError, InvalidInputError, LockBusyError
 from engines.operation import Operation, Operations
 
 _log = logging.getLogger("chargeflow.engines")
@@ -40,12 +43,14 @@ Handle = Callable[[Operation, Item], bool]
 class AdvanceReport:
     """What a sweep did: the ids it advanced, and the ones it could not with the error each
     raised (a typed refusal, or an unexpected error: the sweep went on); `visited` counts every
-    item it handled, `batches` the units of work it committed."""
+    item it handled, `batches` the units of work it committed, and `busy` lists the items left
+    for a later sweep because another transaction held a lock they needed."""
 
     advanced: list[str] = field(default_factory=list)
     failed: dict[str, Exception] = field(default_factory=dict)
     visited: int = field(default=0, compare=False)
     batches: int = field(default=0, compare=False)
+    busy: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass
@@ -78,6 +83,7 @@ def sweep(
         batch = AdvanceReport()
         started = time.perf_counter()
         with operations(now) as op:
+            op.uow.never_wait()  # a page holds many locks: waiting for one could deadlock
             claimed = kind.claim(op, now, after, batch_size)
             for _, item in claimed:
                 _handle(op, kind, item, batch)
@@ -92,6 +98,7 @@ def sweep(
             )
         report.advanced += batch.advanced
         report.failed.update(batch.failed)
+        report.busy += batch.busy
         report.visited += len(claimed)
         report.batches += 1
         for _, item in claimed:
@@ -109,6 +116,9 @@ def _handle(op: Operation, kind: Sweep[K, Item], item: Item, batch: AdvanceRepor
     try:
         with op.uow.savepoint():
             moved = kind.handle(op, item)
+    except LockBusyError:  # another transaction works on its customer: the next sweep will
+        op.effects.clear()
+        batch.busy.append(item_id)
     except ChargeflowError as error:
         op.effects.clear()
         batch.failed[item_id] = error

@@ -8,7 +8,7 @@ loaded, and `PersistenceError` for any other database failure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self
 
-from domain.charge import UsageBasedCharge
+from domain.charge import SettlementMode, UsageBasedCharge
 from domain.credits import CreditAllocation, CreditGrant
 from domain.customer import Customer
 from domain.feature import Feature
@@ -24,6 +24,7 @@ from domain.history import ChargeTransition, InvoiceTransition
 from domain.invoices import Invoice, InvoiceLine
 from domain.periods import Period
 from domain.runs import InvoiceUsage, Payment, RealizationRun
+from domain.statuses import ChargeStatus
 from domain.usage import UsageEvent
 
 
@@ -104,7 +105,8 @@ class CreditRepository(Protocol):
     def lock(self, customer_id: str) -> None:
         """Take the customer's credit lock until the unit of work ends: read a balance and
         draw on it under this lock, so two concurrent draws never take the same credit. Taken
-        last, after any billing and charge locks."""
+        last, after any billing and charge locks. In a unit of work told `never_wait`, a lock
+        another transaction holds raises `LockBusyError` instead of waiting."""
         ...
 
     def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
@@ -191,9 +193,15 @@ class ChargeRepository(Protocol):
         ...
 
     def claim_due(
-        self, now: datetime, after: tuple[datetime, str] | None, limit: int
+        self,
+        now: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        idle: Collection[tuple[SettlementMode, ChargeStatus]] = (),
     ) -> list[tuple[datetime, str]]:
         """Up to `limit` (advance_after, id) keys of charges with ``advance_after <= now``,
+        but none standing in one of the `idle` (settlement mode, status) pairs,
         ordered by that key and strictly after `after` (keyset pagination), their rows locked
         until the unit of work ends; rows another transaction holds are skipped, not waited
         for (``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL), so concurrent sweeps share
@@ -309,6 +317,11 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make every write of this unit of work durable."""
+        ...
+
+    def never_wait(self) -> None:
+        """From now on, meet a lock another transaction holds with `LockBusyError` instead of
+        waiting for it (a sweep holds many locks at once: waiting could deadlock)."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

@@ -76,6 +76,12 @@ class MachineSpec(Generic[S, T, A, Subject]):
         """The triggers this spec uses, in first-use order."""
         return tuple(dict.fromkeys(row.trigger for row in self.rows))
 
+    def never_continued(self) -> frozenset[S]:
+        """The statuses no `continuation` row leaves: advancing a subject there does nothing
+        (only another trigger, fired by someone else, moves it on)."""
+        continued = {row.source for row in self.rows if row.trigger == self.continuation}
+        return frozenset(status for status in self.statuses if status not in continued)
+
     def rows_from(self, status: S, trigger: T) -> tuple[Row[S, T, A, Subject], ...]:
         """The rows leaving `status` on `trigger`, in spec order."""
         return tuple(row for row in self.rows if row.source == status and row.trigger == trigger)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +64,15 @@ _RUNS_WITH_FACTS = RUNS.outerjoin(INVOICE_USAGES, INVOICE_USAGES.c.run_id == RUN
 )
 
 
+@dataclass(frozen=True)
+class Mark:
+    """What a charge repository kept to write when a savepoint began."""
+
+    states: dict[str, Any]
+    runs: dict[str, Any]
+    new: tuple[int, ...]
+
+
 class SqlChargeRepository(SqlRepository):
     """`ChargeRepository` on ``charge_usage_based``, its runs and their facts. Charge states
     are written behind (`save_state` keeps them, `flush` writes them): every read of charges
@@ -72,6 +82,8 @@ class SqlChargeRepository(SqlRepository):
         super().__init__(connection)
         self._states: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, tuple[dict[str, Any], tuple[DetailedLine, ...]]] = {}
+        self._new: tuple[builtins.list[dict[str, Any]], ...] = ([], [], [])
+        """Rows kept to insert, in order: runs, their detailed lines, allocations."""
         self._stored_details: dict[str, tuple[DetailedLine, ...]] = {}
         """The detailed lines stored for each run this unit of work loaded or inserted."""
 
@@ -123,9 +135,13 @@ class SqlChargeRepository(SqlRepository):
         self._states[charge.id] = _state_values(charge)
 
     def flush(self) -> None:
-        """Write every kept run and state: one executemany UPDATE each (and the detailed lines
-        of runs whose lines changed); `NotFoundError` when fewer rows matched than were kept (a
-        run or charge without a row)."""
+        """Insert the kept runs, detailed lines and allocations (one multi-row INSERT each),
+        then write every kept run change and state (one executemany UPDATE each, and the
+        detailed lines of runs whose lines changed); `NotFoundError` when fewer rows matched
+        than were kept (a run or charge without a row), `ConflictError` for a refused insert."""
+        new, self._new = self._new, ([], [], [])
+        for table, rows in zip((RUNS, DETAILED_LINES, ALLOCATIONS), new, strict=True):
+            self._insert(table, rows)
         runs, self._runs = self._runs, {}
         states, self._states = self._states, {}
         if runs:
@@ -162,14 +178,16 @@ class SqlChargeRepository(SqlRepository):
             )
             self._stored_details.update(changed)
 
-    def mark(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def mark(self) -> Mark:
         """What is kept to write now (a savepoint begins: `restore` returns to it)."""
-        return dict(self._states), dict(self._runs)
+        return Mark(dict(self._states), dict(self._runs), tuple(len(rows) for rows in self._new))
 
-    def restore(self, mark: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    def restore(self, mark: Mark) -> None:
         """Keep only what was kept at `mark` (the savepoint is rolled back), and forget which
         detailed lines are stored (the rollback may have undone a rewrite)."""
-        self._states, self._runs = dict(mark[0]), dict(mark[1])
+        self._states, self._runs = dict(mark.states), dict(mark.runs)
+        for rows, kept in zip(self._new, mark.new, strict=True):
+            del rows[kept:]
         self._stored_details = {}
 
     def save_period(self, charge: UsageBasedCharge) -> None:
@@ -181,16 +199,14 @@ class SqlChargeRepository(SqlRepository):
         self._update(CHARGES, charge.id, values, "charge")
 
     def add_run(self, run: RealizationRun) -> None:
-        """Insert the run's row, its detailed lines and the allocations it already carries
-        (in their order); `ConflictError` if its line is unknown or billed by another run."""
-        self._insert(RUNS, [_run_values(run)])
-        self._insert(DETAILED_LINES, _detailed_line_values(run))
-        self._insert(
-            ALLOCATIONS,
-            [
-                {**flat_values(allocation), "seq": seq}
-                for seq, allocation in enumerate(run.allocations, start=1)
-            ],
+        """Keep the run's row, its detailed lines and the allocations it already carries (in
+        their order) to insert at the next flush, before any kept change; `ConflictError` then
+        if its line is unknown or billed by another run."""
+        self._new[0].append(_run_values(run))
+        self._new[1].extend(_detailed_line_values(run))
+        self._new[2].extend(
+            {**flat_values(allocation), "seq": seq}
+            for seq, allocation in enumerate(run.allocations, start=1)
         )
         self._stored_details[run.id] = run.detailed_lines
 
@@ -201,16 +217,18 @@ class SqlChargeRepository(SqlRepository):
         self._runs[run.id] = (_run_values(run), run.detailed_lines)
 
     def add_allocation(self, allocation: CreditAllocation, seq: int) -> None:
-        """Append `allocation` as the `seq`-th (from 1) of its run."""
-        self._insert(ALLOCATIONS, [{**flat_values(allocation), "seq": seq}])
+        """Keep `allocation`, the `seq`-th (from 1) of its run, to insert at the next flush."""
+        self._new[2].append({**flat_values(allocation), "seq": seq})
 
     def add_invoice_usage(self, run_id: str, usage: InvoiceUsage) -> None:
         """Record what run `run_id`'s issued line billed; `ConflictError` if it has it already."""
+        self.flush()  # the run's row first
         self._insert(INVOICE_USAGES, [{"run_id": run_id, **_usage_values(usage)}])
 
     def save_payment(self, run_id: str, payment: Payment) -> None:
         """Record run `run_id`'s payment as it now stands (inserted when first authorized)."""
         values = {"run_id": run_id, **flat_values(payment)}
+        self.flush()  # the run's row first
         if payment.status is PaymentStatus.AUTHORIZED:
             self._insert(PAYMENTS, [values])
         else:
@@ -228,16 +246,26 @@ class SqlChargeRepository(SqlRepository):
         return [charge_id for (charge_id,) in rows]
 
     def claim_due(
-        self, now: datetime, after: tuple[datetime, str] | None, limit: int
+        self,
+        now: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        idle: Collection[tuple[SettlementMode, ChargeStatus]] = (),
     ) -> builtins.list[tuple[datetime, str]]:
         """Up to `limit` (advance_after, id) keys with ``advance_after <= now``, in key order,
-        strictly after `after` (a row-value bound, which the index on the key serves), locked
+        strictly after `after` (a row-value bound, which the index on the key serves), none in
+        an `idle` (mode, status) pair, locked
         with ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's write transaction
         already excludes every other writer)."""
         c = CHARGES.c
         statement = select(c.advance_after, c.id).where(
             c.advance_after.is_not(None), c.advance_after <= now
         )
+        for mode, status in idle:
+            statement = statement.where(
+                ~((c.settlement_mode == mode.value) & (c.status == status.value))
+            )
         if after is not None:
             statement = statement.where(tuple_(c.advance_after, c.id) > tuple_(*after))
         statement = statement.order_by(c.advance_after, c.id).limit(limit)

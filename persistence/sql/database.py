@@ -100,6 +100,12 @@ class SqlUnitOfWork:
         records)."""
         self._charges.flush()
         self._history.flush()
+        self._credits.flush()
+
+    def never_wait(self) -> None:
+        """Meet a credit lock another transaction holds with `LockBusyError` (row locks a sweep
+        claims are skipped, not waited for, by `claimed` statements already)."""
+        self._credits.wait = False
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -108,7 +114,7 @@ class SqlUnitOfWork:
         kept (written at the next flush, so a page of charges is written in a few statements)."""
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
-        marks = (self._charges.mark(), self._history.mark())
+        marks = (self._charges.mark(), self._history.mark(), self._credits.mark())
         with database_errors():
             nested = self._connection.begin_nested()
         try:
@@ -116,7 +122,7 @@ class SqlUnitOfWork:
         except Exception:  # anything harsher (a crash) abandons the whole unit of work
             self._charges.restore(marks[0])
             self._history.restore(marks[1])
-            self._credits.forget()
+            self._credits.restore(marks[2])
             with database_errors():
                 nested.rollback()
             raise

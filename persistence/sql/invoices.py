@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, and_, delete, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select, tuple_, update
 
 from domain.errors import NotFoundError
 from domain.invoices import (
@@ -38,6 +38,18 @@ _DETAILED_LINES: TypeAdapter[tuple[DetailedLine, ...]] = TypeAdapter(tuple[Detai
 _LINE_FIXED = ("id", "invoice_id", "customer_id", "currency", "engine", "charge_id", "created_at")
 _HEADER = ("status", "collection_at", "issued_at", "amount", "credits_total", "total", "deleted_at")
 _LIVE_LINE = INVOICE_LINES.c.deleted_at.is_(None)
+_SAVE_LINE = (
+    update(INVOICE_LINES)
+    .where(INVOICE_LINES.c.id == bindparam("b_id"))
+    .values(
+        {
+            column.name: bindparam(f"b_{column.name}")
+            for column in INVOICE_LINES.columns
+            if column.name not in _LINE_FIXED
+        }
+    )
+)
+"""The executemany UPDATE of saved lines, built once."""
 
 
 _COLLECTING = (InvoiceStatus.DRAFT_CREATED.value, InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION.value)
@@ -74,12 +86,17 @@ class SqlInvoiceRepository(SqlRepository):
         self._update(INVOICES, invoice.id, {name: values[name] for name in _HEADER}, "invoice")
 
     def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
-        """One UPDATE per line of everything but its identity, invoice and charge."""
-        for line in lines:
-            values = _line_values(line)
-            for fixed in _LINE_FIXED:
-                del values[fixed]
-            self._update(INVOICE_LINES, line.id, values, "invoice line")
+        """Everything but each line's identity, invoice and charge, in one executemany UPDATE;
+        `NotFoundError` when a line has no row."""
+        if not lines:
+            return
+        parameters = [
+            {f"b_{name}": value for name, value in _line_values(line).items()
+             if name not in _LINE_FIXED} | {"b_id": line.id}
+            for line in lines
+        ]  # fmt: skip
+        if self._write(_SAVE_LINE, parameters) != len(parameters):
+            raise NotFoundError("invoice line", ", ".join(line.id for line in lines))
 
     def remove_lines(self, line_ids: Sequence[str]) -> None:
         """Delete the lines' rows (a gathering line moving onto a standard invoice leaves its

@@ -122,11 +122,20 @@ def test_deleting_a_charge_while_its_invoice_is_approved_never_deadlocks(
 
 
 def _sweep(url: str, now: str, barrier: Barrier, results: Any) -> None:
+    """Sweep, as a worker does, until a sweep finds nothing left for it (none advanced, none
+    left busy by another worker's lock)."""
     app = open_app(url, clock=FrozenClock(now), migrate=False)
     try:
         barrier.wait()
-        report = app.charges.advance_due(batch_size=7)
-        results.put(("ok", sorted(report.advanced), {k: repr(v) for k, v in report.failed.items()}))
+        advanced: list[str] = []
+        failed: dict[str, str] = {}
+        while True:
+            report = app.charges.advance_due(batch_size=7)
+            advanced += report.advanced
+            failed |= {k: repr(v) for k, v in report.failed.items()}
+            if not report.advanced and not report.busy:
+                break
+        results.put(("ok", sorted(advanced), failed))
     except BaseException as error:
         results.put(("error", repr(error), {}))
     finally:
@@ -200,6 +209,8 @@ def race(target: Callable[..., None], argument_lists: list[tuple[Any, ...]]) -> 
 def test_four_workers_sweeping_the_same_due_charges_realize_each_exactly_once(
     app: App, clock: FrozenClock, database_url: str
 ) -> None:
+    """One customer: its credit lock is held by one worker's page at a time; the others leave
+    its charges for their next sweep instead of waiting (never a deadlock)."""
     who = customer(app)
     clock.set("2026-01-01T00:00:00Z")
     made = [charge(app, who.id, CO).id for _ in range(24)]
@@ -279,3 +290,57 @@ def test_four_processes_opening_a_fresh_sqlite_file_all_succeed(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     outcomes = race(_open, [(url, "2026-01-01T00:00:00Z")] * 4)
     assert [outcome[0] for outcome in outcomes] == ["ok"] * 4, outcomes
+
+
+def test_four_workers_over_many_customers_never_deadlock(
+    app: App, clock: FrozenClock, database_url: str
+) -> None:
+    """Pages hold the credit locks of many customers at once, taken in no common order: a
+    page that would wait for one another page holds leaves that charge for later instead, so
+    the workers never deadlock and every charge is realized once."""
+    made: list[str] = []
+    for number in range(8):
+        who = app.customers.create(name=f"C{number}", currency="USD", collection_interval="P2D")
+        if number == 0:
+            app.features.create(key=FEATURE)
+        app.credits.grant(who.id, amount="1000")
+        made += [charge(app, who.id, CO).id for _ in range(6)]
+        app.usage.record(who.id, FEATURE, value=2, event_time="2026-01-15T00:00:00Z")
+    clock.set("2026-01-01T00:00:00Z")
+    app.charges.advance_due()
+    now = "2026-02-01T12:00:00Z"
+
+    outcomes = race(_sweep, [(database_url, now)] * 4)
+
+    assert [outcome[0] for outcome in outcomes] == ["ok"] * 4, outcomes
+    assert all(outcome[2] == {} for outcome in outcomes), outcomes
+    advanced = [charge_id for outcome in outcomes for charge_id in outcome[1]]
+    assert sorted(advanced) == sorted(made)
+    assert {app.charges.get(c).state.status for c in made} == {S.REALIZATION_WAITING_FOR_COLLECTION}
+
+
+@pytest.mark.postgres
+def test_a_sweep_leaves_a_charge_whose_credit_lock_is_held_for_the_next_sweep() -> None:
+    with postgres_database() as url:
+        clock = FrozenClock("2025-12-01T00:00:00Z")
+        app = open_app(url, clock=clock)
+        held = SqlDatabase(url)
+        try:
+            busy, free = (customer(app, feature=n == 0) for n in range(2))
+            charges = {who.id: charge(app, who.id, CO).id for who in (busy, free)}
+            app.usage.record(busy.id, FEATURE, value=2, event_time="2026-01-15T00:00:00Z")
+            clock.set("2026-01-01T00:00:00Z")
+            app.charges.advance_due()
+            clock.set("2026-02-01T12:00:00Z")
+            with held.unit_of_work() as uow:
+                uow.credits.lock(busy.id)  # another transaction draws on its credit
+                report = app.charges.advance_due()
+            assert (report.advanced, report.busy, report.failed) == (
+                [charges[free.id]],
+                [charges[busy.id]],
+                {},
+            )
+            assert app.charges.advance_due().advanced == [charges[busy.id]]  # lock released
+        finally:
+            held.dispose()
+            app.close()

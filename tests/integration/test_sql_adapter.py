@@ -702,14 +702,18 @@ def test_a_line_bills_at_most_one_run(db: SqlDatabase) -> None:
     with db.unit_of_work() as uow:
         uow.charges.add_run(a_run("run_1", line_id="line_1"))
         uow.commit()
-    with pytest.raises(ConflictError, match="line_id"), db.unit_of_work() as uow:
-        uow.charges.add_run(a_run("run_2", line_id="line_1"))
+    with db.unit_of_work() as uow:
+        uow.charges.add_run(a_run("run_2", line_id="line_1"))  # written behind: refused at
+        with pytest.raises(ConflictError, match="line_id"):
+            uow.flush()  # the flush (at the latest, the commit)
 
 
 def test_a_run_cannot_link_a_line_that_does_not_exist(db: SqlDatabase) -> None:
     seed_charge(db, with_line=True)
-    with pytest.raises(ConflictError), db.unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         uow.charges.add_run(a_run(line_id="line_missing"))
+        with pytest.raises(ConflictError):
+            uow.commit()
     with db.unit_of_work() as uow:
         run = a_run()
         uow.charges.add_run(run)

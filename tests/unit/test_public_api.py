@@ -32,6 +32,7 @@ PUBLIC = {
     "BillingError", "NoLinesToInvoiceError", "InvalidLineError", "MachineDefinitionError",
     "UnappliedEffectsError", "LedgerError", "PaymentAlreadyAuthorizedError",
     "PaymentAlreadySettledError", "InvalidPeriodChangeError", "RetryAfterBillingAdvancesError",
+    "LockBusyError",
     "PeriodChange",
 }  # fmt: skip
 
