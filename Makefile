@@ -43,7 +43,7 @@ bench: install
 	BENCH=$(BENCH) $(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 demo: install
-	$(BIN)/chargeflow demo --database chargeflow-demo.db --diagrams demo-diagrams
+	$(BIN)/chargeflow --database chargeflow-demo.db demo --diagrams demo-diagrams
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info chargeflow-demo.db demo-diagrams

@@ -10,7 +10,9 @@ enums they carry, the typed trigger arguments, and every error class (all subcla
 `ChargeflowError`). docs/architecture.md describes the layers behind it.
 """
 
-from chargeflow.app import App, open_app
+from importlib.metadata import version as _version
+
+from chargeflow.app import App, Schema, open_app, open_schema
 from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from domain.clock import Clock, FrozenClock, SystemClock
 from domain.credits import CreditAllocation, CreditGrant
@@ -43,12 +45,14 @@ from domain.errors import (
     PaymentAlreadySettledError,
     PersistenceError,
     RetryAfterBillingAdvancesError,
+    SchemaNotReadyError,
     TransitionRefusedError,
     TriggerNotPermittedError,
     UnappliedEffectsError,
 )
 from domain.feature import Feature
 from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
+from domain.ids import IdKind
 from domain.invoices import (
     AppliedCredit,
     Invoice,
@@ -72,6 +76,7 @@ from domain.prices import (
 )
 from domain.runs import RealizationRun, RunType, Totals
 from domain.statuses import ChargeStatus, MetaStatus
+from domain.trigger_options import ChargeTriggers, FailingGuard, TriggerOption, TriggerVerdict
 from domain.triggers import (
     Delete,
     DeletePolicy,
@@ -84,6 +89,9 @@ from domain.triggers import (
 from domain.usage import UsageEvent
 from engines.sweeps import AdvanceReport
 
+__version__ = _version("chargeflow")
+"""The installed distribution's version (pyproject.toml is its one source)."""
+
 __all__ = [
     "AdvanceReport",
     "AmountOutOfRangeError",
@@ -95,6 +103,7 @@ __all__ = [
     "ChargeState",
     "ChargeStatus",
     "ChargeTransition",
+    "ChargeTriggers",
     "ChargeflowError",
     "Clock",
     "ConflictError",
@@ -107,10 +116,12 @@ __all__ = [
     "Delete",
     "DeletePolicy",
     "DowngradeRefusedError",
+    "FailingGuard",
     "Feature",
     "FlatPrice",
     "FrozenClock",
     "GuardFailedError",
+    "IdKind",
     "InsufficientFundsError",
     "InvalidCurrencyError",
     "InvalidInputError",
@@ -146,6 +157,8 @@ __all__ = [
     "RealizationRun",
     "RetryAfterBillingAdvancesError",
     "RunType",
+    "Schema",
+    "SchemaNotReadyError",
     "SettlementMode",
     "SystemClock",
     "Tier",
@@ -157,9 +170,13 @@ __all__ = [
     "Trigger",
     "TriggerArgument",
     "TriggerNotPermittedError",
+    "TriggerOption",
+    "TriggerVerdict",
     "UnappliedEffectsError",
     "UnitPrice",
     "UsageBasedCharge",
     "UsageEvent",
+    "__version__",
     "open_app",
+    "open_schema",
 ]

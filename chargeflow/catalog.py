@@ -60,6 +60,10 @@ class Customers:
         """The customer; `NotFoundError`."""
         return self._operations.run(catalog.get_customer, lookup_id(customer_id, "customer"))
 
+    def list(self) -> list[Customer]:
+        """Every customer, oldest first."""
+        return self._operations.run(catalog.list_customers)
+
 
 class Features:
     """Register, look up and archive features."""
@@ -78,3 +82,8 @@ class Features:
     def archive(self, key: str) -> Feature:
         """Archive the live feature under `key`, freeing the key; `NotFoundError`."""
         return self._operations.run(catalog.archive_feature, lookup_id(key, "feature"))
+
+    def list(self, *, include_archived: bool = False) -> list[Feature]:
+        """The live features by key; with `include_archived` the archived ones too, each key's
+        features oldest first."""
+        return self._operations.run(catalog.list_features, include_archived=include_archived)

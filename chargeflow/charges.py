@@ -11,8 +11,10 @@ from domain.charge import SettlementMode, UsageBasedCharge
 from domain.errors import InvalidInputError
 from domain.history import ChargeTransition
 from domain.text import lookup_id
+from domain.trigger_options import ChargeTriggers
 from domain.triggers import DeletePolicy, Trigger
 from engines import charges
+from engines.charge_triggers import charge_triggers
 from engines.charges import ChargeSweeps
 from engines.operation import Operations
 from engines.sweeps import AdvanceReport
@@ -64,6 +66,13 @@ class Charges:
     def history(self, charge_id: str) -> list[ChargeTransition]:
         """The charge's transitions (from the `charge_transitions` audit log)."""
         return self._operations.run(charges.charge_history, lookup_id(charge_id, "charge"))
+
+    def triggers(self, charge_id: str) -> ChargeTriggers:
+        """Which triggers may fire at the charge now and why not the others (the status it
+        stands in, or the guard failing with the values it compared), and what advancing now
+        would do (the statuses it would pass through). Writes nothing: the advance is rehearsed
+        in a transaction that is rolled back."""
+        return self._operations.rehearse(charge_triggers, lookup_id(charge_id, "charge"))
 
     def advance(
         self, charge_id: str | None = None, *, customer_id: str | None = None

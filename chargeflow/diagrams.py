@@ -1,6 +1,7 @@
 """The generated state diagrams as files: writing them for every registered machine, checking
 the committed ones are fresh (generated artefacts are checked: docs/architecture.md), and
-drawing one charge's path.
+drawing one charge's path, titled with the charge, headed with what it was read from and as of
+when, with a legend of its marks (never committed: it is a snapshot of one charge).
 
 This module owns the files under `diagrams/` and the one call to Graphviz. What a diagram says
 comes from `statemachines.diagrams`; nothing here decides it, and nothing here draws by hand.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from chargeflow.app import App
 from domain.errors import ChargeflowError
+from domain.timestamps import format_instant
 from statemachines.diagrams import Highlight, render_dot, render_mermaid
 from statemachines.registry import CHARGE_SPECS, SPECS
 
@@ -47,6 +49,13 @@ Each machine is drawn as Mermaid (`.mmd`, shown below), Graphviz DOT (`.dot`) an
 from the DOT (`.svg`). An edge reads `trigger [guards]`. A status lists its actions:
 `entry (trigger)` actions run while that trigger's row enters it, `activate` actions after
 every transition into it.
+
+`chargeflow diagram --charge ID` (and `chargeflow demo`) draws one charge's machine the same
+way, marked from that charge's persisted status and audit log: its title names the charge (id,
+customer, feature, settlement mode, status), its header comment says as of which instant it was
+read, and a legend explains the marks (the current status, the statuses passed through, the
+transitions taken numbered by step, the untaken ones, guards and actions). Such a drawing is a
+snapshot of one charge, never committed here.
 """
 
 
@@ -114,19 +123,33 @@ def stale_diagrams(directory: Path) -> list[str]:
 
 def charge_diagram(app: App, charge_id: str) -> tuple[str, str]:
     """``(mermaid, dot)`` of the machine of charge `charge_id`'s settlement mode, marking the
-    status it stands in and the transitions its audit log (`app.charges.history`) records.
+    status it stands in and the transitions its audit log (`app.charges.history`) records, with
+    a legend of the marks.
+
+    The title names the charge: its id, customer, feature, settlement mode and status. The
+    header comment says what the drawing is: this charge's persisted status and audit log as of
+    the app's clock now, not a file generated from the specs.
 
     Raises `NotFoundError` when there is no such charge.
     """
+    as_of = format_instant(app.clock.now())
     charge = app.charges.get(charge_id)
+    history = app.charges.history(charge_id)
+    customer = app.customers.get(charge.intent.customer_id)
+    mode = charge.intent.settlement_mode
+    status = charge.state.status
     highlight = Highlight(
-        current=charge.state.status,
-        taken=tuple(
-            (record.from_status, record.trigger, record.to_status)
-            for record in app.charges.history(charge_id)
-        ),
+        current=status,
+        taken=tuple((record.from_status, record.trigger, record.to_status) for record in history),
+        title=f"charge {charge.id} | customer {customer.name} ({customer.id}) | feature "
+        f"{charge.intent.feature_key} | {mode} | status {status}",
+        provenance=f"Charge {charge.id} on the {mode} machine as of {as_of} (the app's clock): "
+        f"its status ({status}) and path ({len(history)} transition"
+        f"{'' if len(history) == 1 else 's'}) are read from the "
+        "charge's persisted status and audit log, not generated from the specs. Redraw it "
+        f"with `chargeflow diagram --charge {charge.id}`; do not edit.",
     )
-    spec = CHARGE_SPECS[charge.intent.settlement_mode]
+    spec = CHARGE_SPECS[mode]
     return render_mermaid(spec, highlight), render_dot(spec, highlight)
 
 

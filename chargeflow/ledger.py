@@ -14,7 +14,7 @@ from engines.operation import Operations
 
 
 class Usage:
-    """Record metered usage."""
+    """Record and list metered usage."""
 
     def __init__(self, operations: Operations) -> None:
         self._operations = operations
@@ -37,6 +37,24 @@ class Usage:
             value=value,
             event_time=event_time,
             stored_at=stored_at,
+        )
+
+    def list(
+        self,
+        customer_id: str,
+        feature_key: str | None = None,
+        *,
+        period: tuple[datetime | str, datetime | str] | None = None,
+    ) -> list[UsageEvent]:
+        """The customer's usage events ordered by event time, then id: only those recorded
+        under `feature_key` if given, only those with ``from <= event_time < to`` if `period`
+        ``(from, to)`` is given. `NotFoundError` for an unknown customer, `InvalidInputError`
+        for a malformed period."""
+        return self._operations.run(
+            usage.list_usage,
+            lookup_id(customer_id, "customer"),
+            None if feature_key is None else lookup_id(feature_key, "feature"),
+            period=period,
         )
 
 

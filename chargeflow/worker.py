@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chargeflow.billing import Billing
 from chargeflow.charges import Charges
@@ -50,6 +51,23 @@ class Round:
             )
         ]
         return "; ".join(parts) + f" in {self.seconds:.2f}s"
+
+    def counts(self) -> dict[str, Any]:
+        """The round as plain data: per sweep what it visited, advanced, failed (id: error)
+        and found busy, and the round's duration."""
+        sweeps = {"charges": self.charges, "invoices": self.invoices, "customers": self.customers}
+        return {
+            **{
+                name: {
+                    "visited": report.visited,
+                    "advanced": len(report.advanced),
+                    "failed": {item: str(error) for item, error in report.failed.items()},
+                    "busy": len(report.busy),
+                }
+                for name, report in sweeps.items()
+            },
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class Worker:

@@ -100,6 +100,17 @@ class LockBusyError(PersistenceError):
         self.what = what
 
 
+class SchemaNotReadyError(PersistenceError):
+    """The database does not hold chargeflow's schema at the latest revision (or does not
+    exist): nothing was created or changed. ``chargeflow db upgrade`` (or `open_app` with
+    ``migrate=True``) brings it there."""
+
+    def __init__(self, where: str, revision: str | None, head: str) -> None:
+        self.revision, self.head = revision, head
+        found = f"is at revision {revision}, not {head}" if revision else "has no chargeflow schema"
+        super().__init__(f"{where} {found}: run `chargeflow db upgrade` first")
+
+
 class DowngradeRefusedError(PersistenceError):
     """A schema downgrade would drop facts the upgrade cannot rebuild; nothing was changed."""
 

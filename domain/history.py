@@ -21,9 +21,16 @@ StatusT = TypeVar("StatusT", ChargeStatus, InvoiceStatus)
 TriggerT = TypeVar("TriggerT", Trigger, InvoiceTrigger)
 
 
+SYSTEM_ACTOR = "system"
+"""The actor of transitions nobody in particular asked for (the default of `open_app`)."""
+
+
 class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
     """Subject `subject_id` moved `from_status -> to_status` on `trigger` (with `arguments`,
-    each as text), at `at`."""
+    each as text), at the business instant `at`, on behalf of `actor`; `recorded_at` is the
+    wall-clock instant the record was written (None for records made before chargeflow kept
+    it). `at` is what the lifecycle reasons with (it may be set back or ahead by a caller's
+    clock); `recorded_at` is when it really happened."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,6 +40,8 @@ class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
     trigger: TriggerT
     arguments: dict[str, str] = Field(default_factory=dict)
     at: Instant
+    actor: str = SYSTEM_ACTOR
+    recorded_at: Instant | None = None
 
     @classmethod
     def of(
@@ -41,8 +50,12 @@ class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
         transition: tuple[StatusT, TriggerT, StatusT],
         arguments: Mapping[str, str],
         at: datetime,
+        *,
+        actor: str,
+        recorded_at: datetime,
     ) -> Self:
-        """The record of ``(source, trigger, dest)`` taken by `subject_id` at `at`."""
+        """The record of ``(source, trigger, dest)`` taken by `subject_id` at `at` for `actor`,
+        written at the wall-clock `recorded_at`."""
         source, trigger, dest = transition
         return cls(
             subject_id=subject_id,
@@ -51,6 +64,8 @@ class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
             trigger=trigger,
             arguments=dict(arguments),
             at=at,
+            actor=actor,
+            recorded_at=recorded_at,
         )
 
 

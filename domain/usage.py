@@ -12,15 +12,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.ids import new_id
-from domain.money import BoundedNonNegativeAmount
+from domain.money import BoundedAmount
 from domain.text import Text
 from domain.timestamps import Instant
 
 
 class UsageEvent(BaseModel):
-    """One metered value (never negative), recorded under a feature key and the id of the
-    feature live under that key at the time (`feature_id`): a charge counts only the events of
-    the feature it was activated with."""
+    """One metered value, recorded under a feature key and the id of the feature live under
+    that key at the time (`feature_id`): a charge counts only the events of the feature it was
+    activated with. Never negative when recorded now (`engines.usage.record_usage` refuses
+    it); an earlier version's corrections may be, and load as they are."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -28,7 +29,7 @@ class UsageEvent(BaseModel):
     customer_id: Text = Field(min_length=1)
     feature_key: Text = Field(min_length=1)
     feature_id: str | None = None
-    value: BoundedNonNegativeAmount
+    value: BoundedAmount
     event_time: Instant
     stored_at: Instant
 

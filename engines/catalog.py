@@ -65,6 +65,11 @@ def get_customer(op: Operation, customer_id: str) -> Customer:
     return op.uow.customers.get(customer_id)
 
 
+def list_customers(op: Operation) -> list[Customer]:
+    """Every customer, oldest first."""
+    return op.uow.customers.list()
+
+
 def create_feature(op: Operation, *, key: str, name: str | None) -> Feature:
     """Register a feature under `key`; `ConflictError` if a live feature already has it."""
     feature = build(Feature, key=key, name=name or key, created_at=op.now)
@@ -80,6 +85,12 @@ def get_feature(op: Operation, key: str) -> Feature:
     if feature is None:
         raise NotFoundError("feature", key)
     return feature
+
+
+def list_features(op: Operation, *, include_archived: bool) -> list[Feature]:
+    """The live features by key; with `include_archived` the archived ones too, each key's
+    features oldest first (the live one, the newest, last)."""
+    return op.uow.features.list(include_archived=include_archived)
 
 
 def archive_feature(op: Operation, key: str) -> Feature:

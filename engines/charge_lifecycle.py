@@ -61,7 +61,9 @@ class ChargeLifecycle:
         transition started from (an internal row's action sets it last, itself)."""
         charge.state.status = transition[2]
         op.uow.charges.save_state(charge)
-        op.uow.history.record_charge(ChargeTransition.of(charge.id, transition, audit, op.now))
+        op.uow.history.record_charge(
+            op.transition_record(ChargeTransition, charge.id, transition, audit)
+        )
 
 
 CHARGES = ChargeLifecycle()

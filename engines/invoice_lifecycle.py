@@ -55,7 +55,9 @@ class InvoiceLifecycle:
         """Store the new status with the invoice header, and audit the move."""
         invoice.status = transition[2]
         op.uow.invoices.save(invoice)
-        op.uow.history.record_invoice(InvoiceTransition.of(invoice.id, transition, audit, op.now))
+        op.uow.history.record_invoice(
+            op.transition_record(InvoiceTransition, invoice.id, transition, audit)
+        )
 
 
 INVOICES = InvoiceLifecycle()

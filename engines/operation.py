@@ -11,26 +11,33 @@ else opens a unit of work around an engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from domain.clock import Clock
+from domain.clock import Clock, SystemClock
 from domain.customer import Customer
 from domain.effects import InvoiceEffect
 from domain.errors import UnappliedEffectsError
+from domain.history import SYSTEM_ACTOR, TransitionRecord
 from engines.ledger import Ledger, LedgerFactory
 from persistence.ports import UnitOfWork, UnitOfWorkFactory
 
+_log = logging.getLogger("chargeflow.engines")
+
 P = ParamSpec("P")
 R = TypeVar("R")
+RecordT = TypeVar("RecordT", bound=TransitionRecord[Any, Any])
 
 
 @dataclass
 class Operation:
-    """One unit of work, the operation's instant, its ledger, and its pending effects.
+    """One unit of work, the operation's instant, its ledger, and its pending effects; the
+    `actor` it runs for and the wall-clock instant it started (`recorded_at`), which its
+    transition records carry.
 
     It also remembers, for its own duration, the customers and live features it has read: a
     customer's billing profile and the feature live under a key do not change within one
@@ -40,6 +47,8 @@ class Operation:
     uow: UnitOfWork
     now: datetime
     ledger: Ledger
+    actor: str = SYSTEM_ACTOR
+    recorded_at: datetime | None = None
     effects: list[InvoiceEffect] = field(default_factory=list)
     _customers: dict[str, Customer] = field(default_factory=dict, repr=False)
     _features: dict[str, str | None] = field(default_factory=dict, repr=False)
@@ -57,6 +66,27 @@ class Operation:
             self._features[key] = feature.id if feature is not None else None
         return self._features[key]
 
+    def transition_record(
+        self,
+        kind: type[RecordT],
+        subject_id: str,
+        transition: tuple[Any, Any, Any],
+        arguments: Mapping[str, str],
+    ) -> RecordT:
+        """The `kind` record of `transition` taken by `subject_id` in this operation: at its
+        instant, for its actor, recorded at its wall-clock start (logged at DEBUG)."""
+        if _log.isEnabledFor(logging.DEBUG):
+            source, trigger, dest = transition
+            _log.debug("%s %s: %s -%s-> %s", kind.__name__, subject_id, source, trigger, dest)
+        return kind.of(
+            subject_id,
+            transition,
+            arguments,
+            self.now,
+            actor=self.actor,
+            recorded_at=self.recorded_at or self.now,
+        )
+
     def require_no_pending_effects(self) -> None:
         """Raise `UnappliedEffectsError` while effects wait to be applied."""
         if self.effects:
@@ -64,19 +94,31 @@ class Operation:
 
 
 class Operations:
-    """Opens operations over a unit-of-work factory, a clock and a ledger factory."""
+    """Opens operations over a unit-of-work factory, a clock and a ledger factory, for `actor`
+    (recorded on every transition); `wall_clock` (default: the system clock) tells when each
+    operation really ran, whatever instant `clock` says it runs at."""
 
-    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, ledgers: LedgerFactory) -> None:
+    def __init__(
+        self,
+        uows: UnitOfWorkFactory,
+        clock: Clock,
+        ledgers: LedgerFactory,
+        *,
+        actor: str = SYSTEM_ACTOR,
+        wall_clock: Clock | None = None,
+    ) -> None:
         self.clock = clock
+        self.actor = actor
         self._uows = uows
         self._ledgers = ledgers
+        self._wall_clock = wall_clock or SystemClock()
 
     @contextmanager
     def __call__(self, now: datetime | None = None) -> Iterator[Operation]:
         """One operation at `now` (default: the clock's now), committed if the block succeeds
         and rolled back if it raises; `UnappliedEffectsError` if effects were left unapplied."""
         with self._uows() as uow:
-            op = Operation(uow, now or self.clock.now(), self._ledgers(uow))
+            op = self._operation(uow, now)
             yield op
             op.require_no_pending_effects()
             uow.commit()
@@ -90,3 +132,23 @@ class Operations:
         """``use_case(operation, *args, **kwargs)`` in one operation at the clock's now."""
         with self() as op:
             return use_case(op, *args, **kwargs)
+
+    def rehearse(
+        self,
+        use_case: Callable[Concatenate[Operation, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """``use_case(operation, *args, **kwargs)`` in one operation at the clock's now that is
+        always rolled back: what the use case would do, with nothing written."""
+        with self._uows() as uow:
+            return use_case(self._operation(uow, None), *args, **kwargs)
+
+    def _operation(self, uow: UnitOfWork, now: datetime | None) -> Operation:
+        return Operation(
+            uow,
+            now or self.clock.now(),
+            self._ledgers(uow),
+            actor=self.actor,
+            recorded_at=self._wall_clock.now(),
+        )

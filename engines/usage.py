@@ -1,12 +1,14 @@
-"""Recording metered usage (a use case taking an `Operation` first)."""
+"""Recording and listing metered usage (use cases taking an `Operation` first)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
+from domain.errors import InvalidInputError
+from domain.periods import Period
 from domain.usage import UsageEvent
-from domain.validation import build
+from domain.validation import build, validated
 from engines.catalog import get_feature
 from engines.operation import Operation
 
@@ -31,7 +33,25 @@ def record_usage(
         event_time=event_time,
         stored_at=stored_at,
     )
+    if event.value < 0:
+        raise InvalidInputError(f"amount {event.value} must not be negative")
     op.uow.customers.get(customer_id)
     recorded = event.model_copy(update={"feature_id": get_feature(op, event.feature_key).id})
     op.uow.usage.add(recorded)
     return recorded
+
+
+def list_usage(
+    op: Operation,
+    customer_id: str,
+    feature_key: str | None,
+    *,
+    period: tuple[datetime | str, datetime | str] | None,
+) -> list[UsageEvent]:
+    """The customer's usage events, by event time, then id: only those recorded under
+    `feature_key` if it is given (whichever feature was live under it), only those with
+    ``from <= event_time < to`` if `period` is given. `NotFoundError` for an unknown customer,
+    `InvalidInputError` for a malformed period (not a pair of timestamps, or ``from > to``)."""
+    events = None if period is None else validated(Period, period)
+    op.uow.customers.get(customer_id)
+    return op.uow.usage.list(customer_id, feature_key, events)

@@ -55,6 +55,16 @@ class CustomerRepository(Protocol):
         holds are skipped, not waited for (``SKIP LOCKED`` on PostgreSQL)."""
         ...
 
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids of customers that are `exact` or, upper-cased, end with `suffix`
+        (None: none does; ``%`` and ``_`` in it match only themselves): `exact` first if it is
+        one, then the others ascending."""
+        ...
+
+    def list(self) -> list[Customer]:
+        """Every customer, oldest first (by id: ids are ULIDs, which sort by creation)."""
+        ...
+
 
 class FeatureRepository(Protocol):
     """Features; at most one live (unarchived) feature per key."""
@@ -71,6 +81,11 @@ class FeatureRepository(Protocol):
         """Archive feature `feature_id` at `at`; `NotFoundError` if it is not live."""
         ...
 
+    def list(self, *, include_archived: bool) -> list[Feature]:
+        """The live features ordered by key; with `include_archived` the archived ones too,
+        each key's features oldest first (by id)."""
+        ...
+
 
 class UsageRepository(Protocol):
     """The usage event store and the meter query over it."""
@@ -84,6 +99,14 @@ class UsageRepository(Protocol):
     ) -> Decimal:
         """Sum of the values of feature `feature_id`'s events with ``events.start <= event_time
         < events.end`` and ``stored_at < stored_before``; 0 when there are none."""
+        ...
+
+    def list(
+        self, customer_id: str, feature_key: str | None, events: Period | None
+    ) -> list[UsageEvent]:
+        """The customer's events (only those recorded under `feature_key`, if given; only those
+        with ``events.start <= event_time < events.end``, if given), ordered by event time,
+        then id."""
         ...
 
 
@@ -208,6 +231,12 @@ class ChargeRepository(Protocol):
         the due charges instead of queueing on them."""
         ...
 
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids of charges (every stored row, deleted ones too) that are `exact`
+        or, upper-cased, end with `suffix` (None: none does; ``%`` and ``_`` in it match only
+        themselves): `exact` first if it is one, then the others ascending."""
+        ...
+
     def list(self, customer_id: str | None = None) -> list[UsageBasedCharge]:
         """Charges (all, or one customer's), oldest first, with their runs."""
         ...
@@ -283,6 +312,19 @@ class InvoiceRepository(Protocol):
 
     def gathering_line_of(self, charge_id: str) -> InvoiceLine | None:
         """The gathering line of charge `charge_id`, if it has one."""
+        ...
+
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids of invoices, gathering ones included (every stored row, deleted
+        ones too) that are `exact` or, upper-cased, end with `suffix` (None: none does; ``%``
+        and ``_`` in it match only themselves): `exact` first if it is one, then the others
+        ascending."""
+        ...
+
+    def line_ids_matching(self, exact: str, suffix: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids of invoice lines (every stored row, deleted ones too) that are
+        `exact` or, upper-cased, end with `suffix` (None: none does; ``%`` and ``_`` in it
+        match only themselves): `exact` first if it is one, then the others ascending."""
         ...
 
     def list(self, customer_id: str | None = None) -> list[Invoice]:

@@ -137,11 +137,8 @@ class BoundMachine(Generic[S, T, A, Subject]):
         return None
 
     def _failing_guard(self, subject: Subject, status: S, trigger: T, now: datetime) -> str:
-        for row in self.spec.rows_from(status, trigger):
-            for guard in row.guards:
-                if not guard.check(subject, now):
-                    return guard.name
-        return "unknown"
+        failed = self.spec.check(subject, status, trigger, now).failed
+        return failed[0][0] if failed else "unknown"
 
     def _not_permitted(self, subject: Subject, status: S, trigger: T) -> TriggerNotPermittedError:
         return TriggerNotPermittedError(

@@ -2,8 +2,9 @@
 the path one subject took through it.
 
 This module owns what a diagram says about a spec (node ids, edge labels, the action notes of
-each status, which statuses and rows a path marks); it builds that once and lays it out in each
-format. Output follows spec order, so committed diagrams compare byte for byte.
+each status, which statuses and rows a path marks, and for a marked path its title, header and
+legend); it builds that once and lays it out in each format. Output follows spec order, so
+committed diagrams compare byte for byte.
 
 It must stay pure: it reads a spec and returns text. It writes no file and runs no program
 (`chargeflow.diagrams` does both, and asks Graphviz for the SVG), and it never decides which
@@ -13,6 +14,7 @@ status follows which.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -46,6 +48,25 @@ _DOT_MARKS = {
 }
 _DOT_TAKEN = 'color="#1f6feb", fontcolor="#1f6feb", penwidth=2.2'
 _DOT_FAN_IN = 'style=dashed, color="#999999", fontcolor="#777777"'
+_DOT_SAMPLES = {
+    "current": ' bgcolor="#ffe08a" color="#b8860b" border="2"',
+    "visited": ' bgcolor="#e3f1e3" color="#3c8d40" border="1"',
+}
+"""The legend cell of a status sample, drawn as the status marks above."""
+_DOT_SAMPLE_COLOURS = {"taken": "#1f6feb", "fan_in": "#777777"}
+"""The text colour of an edge sample in the legend, as the edges above."""
+
+_LEGEND = '"[legend]"'
+"""The DOT id of the legend node (a status name cannot hold brackets)."""
+_MERMAID_LEGEND = {"current": "legend_current", "visited": "legend_visited"}
+"""The Mermaid ids of the legend's sample statuses; no status may take them."""
+
+_NOTE_KEYS = (
+    ("entry (", "entry (trigger): actions", "run as that trigger's transition enters the status"),
+    ("activate: ", "activate: actions", "run after every transition into the status"),
+    ("internal (", "internal (triggers): actions", "run in the status, which it keeps"),
+)
+"""``(prefix, sample, meaning)`` of each kind of action note (see `_notes`), for the legend."""
 
 _FAN_IN = 3
 """When at least this many rows share a trigger and a destination (as `delete` from every status
@@ -53,13 +74,21 @@ does), DOT draws them light and lets them not pull on the layout, so the main pa
 straight."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Highlight:
-    """The path one subject took through a machine: the status it stands in (`current`) and the
-    ``(source, trigger, dest)`` transitions it took, oldest first (`taken`)."""
+    """The path one subject took through a machine, and what the drawing of it says about itself.
+
+    `current` is the status the subject stands in and `taken` the ``(source, trigger, dest)``
+    transitions it took, oldest first. `title` names the subject; it is drawn above the
+    diagram. `provenance` says what the marks were read from and as of when; it is the header
+    comment of the text (a marked diagram is not generated from the spec alone, so it must not
+    claim to be). Each is drawn as one line: runs of whitespace become one space.
+    """
 
     current: StrEnum
     taken: tuple[Transition, ...] = ()
+    title: str
+    provenance: str
 
 
 @dataclass(frozen=True)
@@ -73,26 +102,45 @@ class _Node:
 
 @dataclass(frozen=True)
 class _Edge:
-    """A row as drawn: its ends, its label, whether it is one of a fan-in (see `_FAN_IN`) and
-    whether the highlighted path took it."""
+    """A row as drawn: its ends, its label, whether it is one of a fan-in (see `_FAN_IN`),
+    whether the highlighted path took it, and whether it is an internal row the path took (drawn
+    from where the subject was to where it ended)."""
 
     source: StrEnum
     dest: StrEnum
     label: str
     fan_in: bool
     taken: bool
+    internal: bool = False
+
+
+_KeyKind = Literal["current", "visited", "taken", "fan_in", ""]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One line of a legend: a `sample` of a mark and its `meaning`. `kind` says how the sample
+    is drawn: as a status in the ``current`` or ``visited`` mark, as a ``taken`` edge label, as
+    a ``fan_in`` edge label (DOT alone draws a fan-in apart), or as plain text (``""``)."""
+
+    kind: _KeyKind
+    sample: str
+    meaning: str
 
 
 @dataclass(frozen=True)
 class _Diagram:
-    """What both formats draw of one spec, in spec order."""
+    """What both formats draw of one spec, in spec order. A plain diagram has no `legend` and
+    is titled with the spec's name; a highlighted one has both from its `Highlight`."""
 
     name: str
     nodes: tuple[_Node, ...]
     edges: tuple[_Edge, ...]
     initial: StrEnum
     terminal: tuple[StrEnum, ...]
-    highlighted: bool
+    header: str
+    title: str
+    legend: tuple[_Key, ...]
 
 
 def render_mermaid(spec: AnySpec, highlight: Highlight | None = None) -> str:
@@ -101,18 +149,22 @@ def render_mermaid(spec: AnySpec, highlight: Highlight | None = None) -> str:
     Every status is declared as ``state "<name>" as <id>`` (ids hold ``[A-Za-z0-9_]`` only);
     ``[*]`` leads to the initial status and every terminal status leads to ``[*]``; each row is
     one line ``source --> dest : trigger [guards]``; a status's activation actions and the entry
-    actions of the rows into it are a note on its right. With `highlight`, the statuses of the
-    path get class ``visited``, the current one class ``current``, and each taken row's label
-    ends with its step numbers (Mermaid cannot colour single edges).
+    actions of the rows into it are a note on its right.
+
+    Without `highlight` the first line is a comment saying the file is generated from the spec.
+    With it, the text opens with a front matter ``title`` (the highlight's title), then a comment
+    holding its provenance; the statuses of the path get class ``visited``, the current one
+    class ``current``, and each taken row's label ends with its step numbers (Mermaid cannot
+    colour single edges). A legend follows the diagram: a sample status in each mark used, and
+    a note saying what the labels and notes mean.
 
     Raises `MachineDefinitionError` when a name cannot be drawn (see `_UNDRAWABLE`) or two
-    statuses share an id, `InvalidInputError` when `highlight` is not a path of `spec`.
+    statuses, or a status and the legend, share an id; `InvalidInputError` when `highlight` is
+    not a path of `spec`.
     """
     diagram = _diagram(spec, highlight)
-    lines = [
-        f"%% The {diagram.name} machine, generated from its spec by `make diagrams`: do not edit.",
-        "stateDiagram-v2",
-    ]
+    lines = ["---", f"title: {json.dumps(diagram.title)}", "---"] if diagram.legend else []
+    lines += [f"%% {diagram.header}", "stateDiagram-v2"]
     lines += [
         f'    state "{node.status.value}" as {mermaid_id(node.status)}' for node in diagram.nodes
     ]
@@ -127,8 +179,14 @@ def render_mermaid(spec: AnySpec, highlight: Highlight | None = None) -> str:
             lines += ["", f"    note right of {mermaid_id(node.status)}"]
             lines += [f"        {note}" for note in node.notes]
             lines += ["    end note"]
-    if diagram.highlighted:
+    if diagram.legend:
+        lines += ["", *_mermaid_legend(diagram.legend)]
         lines += ["", *(f"    {definition}" for definition in _MERMAID_CLASSES)]
+        lines += [
+            f"    class {_MERMAID_LEGEND[key.kind]} {key.kind}"
+            for key in diagram.legend
+            if key.kind in _MERMAID_LEGEND
+        ]
         for mark in ("visited", "current"):
             ids = [mermaid_id(node.status) for node in diagram.nodes if node.mark == mark]
             if ids:
@@ -142,17 +200,22 @@ def render_dot(spec: AnySpec, highlight: Highlight | None = None) -> str:
     Nodes are the statuses, with their names as quoted ids; a node's label holds the name and
     its action notes. A point leads to the initial status and every terminal status leads to a
     final pseudo-state; each row is one edge labelled ``trigger [guards]`` (a fan-in such as
-    `delete` from every status is dashed and light). With `highlight`, the statuses of the path
-    are filled, the current one with a thick border, and the taken edges are coloured, thick
-    and numbered by step.
+    `delete` from every status is dashed and light).
+
+    Without `highlight` the first line is a comment saying the file is generated from the spec,
+    and the graph is labelled with the spec's name. With it, the comment holds the highlight's
+    provenance and the graph is labelled with its title; the statuses of the path are filled,
+    the current one with a thick border, the taken edges are coloured, thick and numbered by
+    step, and a legend node shows a sample of each mark used and what the labels and notes
+    mean.
 
     Raises as `render_mermaid` does.
     """
     diagram = _diagram(spec, highlight)
     lines = [
-        f"// The {diagram.name} machine, generated from its spec by `make diagrams`: do not edit.",
+        f"// {diagram.header}",
         f"digraph {_quoted(diagram.name)} {{",
-        f"    graph [label={_quoted(diagram.name)}, labelloc=t, fontname=Helvetica, fontsize=16,"
+        f"    graph [label={_dot_title(diagram)}, labelloc=t, fontname=Helvetica, fontsize=16,"
         " rankdir=TB, nodesep=0.5, ranksep=0.4];",
         '    node [shape=box, style="rounded,filled", fillcolor="#ffffff", color="#555555",'
         ' fontname=Helvetica, fontsize=11, margin="0.15,0.06"];',
@@ -167,6 +230,8 @@ def render_dot(spec: AnySpec, highlight: Highlight | None = None) -> str:
         lines.append(
             f'    {_quoted(_END)} [shape=doublecircle, width=0.12, label="", fillcolor=black];'
         )
+    if diagram.legend:
+        lines += _dot_legend(diagram.legend)
     lines += ["", f"    {_quoted(_START)} -> {_quoted(diagram.initial.value)};"]
     for edge in diagram.edges:
         attributes = [
@@ -226,18 +291,59 @@ def _diagram(spec: AnySpec, highlight: Highlight | None) -> _Diagram:
             label=f"{trigger.value} (internal) {_steps_label(numbers)}",
             fan_in=False,
             taken=True,
+            internal=True,
         )
         for (source, trigger, dest), numbers in steps.items()
         if (source, trigger, dest) not in rows
     )
+    header = f"The {spec.name} machine, generated from its spec by `make diagrams`: do not edit."
     return _Diagram(
         name=spec.name,
         nodes=nodes,
         edges=edges,
         initial=spec.initial,
         terminal=tuple(status for status in spec.statuses if status in spec.terminal),
-        highlighted=highlight is not None,
+        header=_one_line(highlight.provenance) if highlight else header,
+        title=_one_line(highlight.title) if highlight else spec.name,
+        legend=_legend(nodes, edges, highlight.current, steps) if highlight else (),
     )
+
+
+def _legend(
+    nodes: tuple[_Node, ...],
+    edges: tuple[_Edge, ...],
+    current: StrEnum,
+    steps: dict[Transition, tuple[int, ...]],
+) -> tuple[_Key, ...]:
+    """The legend of a highlighted diagram standing in `current` after `steps` (see `_steps`):
+    a key for each mark, label form and note form the diagram shows (and only those), in the
+    order a reader meets them: statuses, edges, notes."""
+    moves = sum(len(numbers) for numbers in steps.values())
+    keys = [_Key("current", "status", f"the status it stands in now: {current.value}")]
+    if any(node.mark == "visited" for node in nodes):
+        keys.append(_Key("visited", "status", "a status it passed through"))
+    if moves:
+        meaning = f"a transition it took, as move n of the {moves} recorded"
+        keys.append(_Key("taken", "trigger (step n)", meaning))
+    if any(len(numbers) > 1 for numbers in steps.values()):
+        keys.append(_Key("taken", "trigger (steps n, m)", "a transition it took more than once"))
+    if any(edge.internal for edge in edges):
+        meaning = "an internal row it fired, drawn from where it was to where it ended"
+        keys.append(_Key("taken", "trigger (internal)", meaning))
+    if any(not edge.taken for edge in edges):
+        keys.append(_Key("", "trigger", "a transition it has not taken"))
+    if any(edge.fan_in and not edge.taken for edge in edges):
+        meaning = "one trigger from many statuses (such as delete), not taken"
+        keys.append(_Key("fan_in", "dashed, light", meaning))
+    if any(" [" in edge.label for edge in edges):  # only guards: no name holds a bracket
+        keys.append(_Key("", "trigger [guard]", "fires only when its guards hold"))
+    notes = [note for node in nodes for note in node.notes]
+    keys += [
+        _Key("", sample, meaning)
+        for prefix, sample, meaning in _NOTE_KEYS
+        if any(note.startswith(prefix) for note in notes)
+    ]
+    return tuple(keys)
 
 
 def _steps(highlight: Highlight | None) -> dict[Transition, tuple[int, ...]]:
@@ -298,7 +404,7 @@ def _spec_text(spec: AnySpec) -> Iterator[str]:
 
 def _check_drawable(spec: AnySpec) -> None:
     """Raise `MachineDefinitionError` when a name holds a character the diagrams cannot show,
-    or two statuses would share a Mermaid id."""
+    or two statuses would share a Mermaid id, or a status would take a legend's id."""
     problems = [
         f"{text!r} holds {''.join(sorted(_UNDRAWABLE & set(text)))!r}, which diagrams cannot show"
         for text in dict.fromkeys(_spec_text(spec))
@@ -311,6 +417,11 @@ def _check_drawable(spec: AnySpec) -> None:
         f"statuses {' and '.join(map(repr, names))} share the diagram id {id_!r}"
         for id_, names in by_id.items()
         if len(names) > 1
+    ]
+    problems += [
+        f"status {names[0]!r} takes the diagram id {id_!r}, which the legend uses"
+        for id_, names in by_id.items()
+        if id_ in _MERMAID_LEGEND.values()
     ]
     if problems:
         raise MachineDefinitionError(spec.name, problems)
@@ -344,3 +455,57 @@ def _dot_label(node: _Node) -> str:
     if not notes:
         return f"<{name}>"
     return f'<{name}<br/><font point-size="9" color="#444444">{notes}</font>>'
+
+
+def _one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines included) as one space, so that a title or
+    a header comment cannot end its line early."""
+    return " ".join(text.split())
+
+
+def _mermaid_legend(legend: tuple[_Key, ...]) -> list[str]:
+    """The Mermaid lines of a legend: a sample status per status key (its class is given with
+    the others), then a note beside the last holding ``sample - meaning`` per edge and note key.
+    DOT alone draws a fan-in apart, so its key is left out."""
+    lines = [
+        f'    state "legend - {key.meaning}" as {_MERMAID_LEGEND[key.kind]}'
+        for key in legend
+        if key.kind in _MERMAID_LEGEND
+    ]
+    last = [key.kind for key in legend if key.kind in _MERMAID_LEGEND][-1]
+    lines += [f"    note right of {_MERMAID_LEGEND[last]}"]
+    lines += [
+        f"        {key.sample} - {key.meaning}"
+        for key in legend
+        if key.kind not in _MERMAID_LEGEND and key.kind != "fan_in"
+    ]
+    return [*lines, "    end note"]
+
+
+def _dot_legend(legend: tuple[_Key, ...]) -> list[str]:
+    """The DOT lines of a legend: one plain node holding a table, a row per key: its sample
+    drawn as the diagram draws that mark, then its meaning."""
+    rows = []
+    for key in legend:
+        sample = html.escape(key.sample)
+        if key.kind in _DOT_SAMPLE_COLOURS:
+            sample = f'<font color="{_DOT_SAMPLE_COLOURS[key.kind]}">{sample}</font>'
+        rows.append(
+            f"        <tr><td{_DOT_SAMPLES.get(key.kind, '')}>{sample}</td>"
+            f'<td align="left">{html.escape(key.meaning)}</td></tr>'
+        )
+    return [
+        f'    {_LEGEND} [shape=plain, style="", fontsize=9, label=<',
+        '        <table border="1" color="#999999" cellborder="0" cellspacing="2" cellpadding="3">',
+        '        <tr><td colspan="2" align="left"><b>Legend</b></td></tr>',
+        *rows,
+        "        </table>>];",
+    ]
+
+
+def _dot_title(diagram: _Diagram) -> str:
+    """The DOT graph label: the spec's name quoted for a plain diagram (as committed), the
+    highlight's title as an HTML-like label otherwise."""
+    if not diagram.legend:
+        return _quoted(diagram.title)
+    return f"<{html.escape(diagram.title)}>"

@@ -28,10 +28,18 @@ Subject = TypeVar("Subject")
 
 @dataclass(frozen=True)
 class Guard(Generic[Subject]):
-    """A named condition on (subject, now); the name labels diagrams and error messages."""
+    """A named condition on (subject, now); the name labels diagrams and error messages.
+    `compared`, when given, states the values the condition compares for a subject at an
+    instant, e.g. ``now 2026-01-20T00:00:00Z < service period end 2026-02-01T00:00:00Z``
+    (what "why can't this fire?" shows); it decides nothing."""
 
     name: str
     check: Callable[[Subject, datetime], bool]
+    compared: Callable[[Subject, datetime], str] | None = None
+
+    def explain(self, subject: Subject, now: datetime) -> str:
+        """What the guard compared for `subject` at `now` (its name if it cannot say more)."""
+        return self.compared(subject, now) if self.compared is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,24 @@ class Row(Generic[S, T, A, Subject]):
     def internal(self) -> bool:
         """Whether the row's entry actions, not the row, decide where the subject ends."""
         return self.dest is None
+
+
+@dataclass(frozen=True)
+class TriggerCheck(Generic[S, T]):
+    """Whether `trigger` may fire from a status now. `has_row` False: no row leaves the status
+    on it. Otherwise `failed` holds, when no row's guards all pass, each failing guard as
+    ``(name, what it compared)``; when one passes, `failed` is empty and `dest` is where that
+    row goes (None for an internal row, whose actions decide)."""
+
+    trigger: T
+    has_row: bool
+    dest: S | None = None
+    failed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def permitted(self) -> bool:
+        """Whether the trigger may fire now."""
+        return self.has_row and not self.failed
 
 
 @dataclass(frozen=True)
@@ -85,3 +111,15 @@ class MachineSpec(Generic[S, T, A, Subject]):
     def rows_from(self, status: S, trigger: T) -> tuple[Row[S, T, A, Subject], ...]:
         """The rows leaving `status` on `trigger`, in spec order."""
         return tuple(row for row in self.rows if row.source == status and row.trigger == trigger)
+
+    def check(self, subject: Subject, status: S, trigger: T, now: datetime) -> TriggerCheck[S, T]:
+        """Whether `trigger` may fire at `subject` in `status` at `now`, and if not, why (the
+        first row whose guards all pass is the one firing would take). Pure: runs no action."""
+        rows = self.rows_from(status, trigger)
+        failed: list[tuple[str, str]] = []
+        for row in rows:
+            failing = [guard for guard in row.guards if not guard.check(subject, now)]
+            if not failing:
+                return TriggerCheck(trigger, has_row=True, dest=row.dest)
+            failed.extend((guard.name, guard.explain(subject, now)) for guard in failing)
+        return TriggerCheck(trigger, has_row=bool(rows), failed=tuple(failed))

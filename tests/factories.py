@@ -3,11 +3,15 @@ charges standing in any status of either machine."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from chargeflow import App, FrozenClock
+from chargeflow.cli import main
 from domain.charge import SettlementMode, UsageBasedCharge
 from domain.customer import Customer
 from domain.ids import new_id
@@ -226,3 +230,23 @@ def invoice_created(
     return InvoiceCreated(
         line_id=line_id, invoice_id=invoice_id, service_period=Period.model_validate(period)
     )
+
+
+class Terminal:
+    """Runs `chargeflow` against one database as a user would, at `--now`, capturing its
+    output: `run` gives (exit code, stdout, stderr); `json` the parsed output of ``--json``."""
+
+    def __init__(self, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.database_url = database_url
+        self.capsys = capsys
+
+    def run(self, *args: str, now: str = "2025-12-01T00:00:00Z") -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(["--database", self.database_url, "--now", now, *args])
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def json(self, *args: str, now: str = "2025-12-01T00:00:00Z") -> Any:
+        code, stdout, stderr = self.run("--json", *args, now=now)
+        assert code == 0, stderr
+        return json.loads(stdout)

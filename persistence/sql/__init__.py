@@ -6,5 +6,6 @@ port of `persistence.ports`, and it migrates the schema with Alembic. Nothing ou
 """
 
 from persistence.sql.database import SqlDatabase
+from persistence.sql.schema import Revision, revisions
 
-__all__ = ["SqlDatabase"]
+__all__ = ["Revision", "SqlDatabase", "revisions"]

@@ -35,7 +35,14 @@ from domain.runs import (
 )
 from domain.statuses import ChargeStatus
 from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository, claimed, flat_record, flat_values
+from persistence.sql.repository import (
+    AnyRow,
+    SqlRepository,
+    claimed,
+    flat_record,
+    flat_values,
+    ids_matching,
+)
 from persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
@@ -272,6 +279,13 @@ class SqlChargeRepository(SqlRepository):
         self.flush()
         rows = self._rows(claimed(statement))
         return [(due_at, charge_id) for due_at, charge_id in rows]
+
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> builtins.list[str]:
+        """One SELECT on ``charge_usage_based`` (`repository.ids_matching`), after flushing
+        kept states."""
+        self.flush()
+        rows = self._rows(ids_matching(CHARGES, exact, suffix, limit))
+        return [charge_id for (charge_id,) in rows]
 
     def list(self, customer_id: str | None = None) -> builtins.list[UsageBasedCharge]:
         """Every charge (or one customer's), oldest first, with their runs."""

@@ -5,6 +5,7 @@ A feature key names at most one live feature (a partial unique index); archiving
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -13,7 +14,13 @@ from domain.customer import Customer
 from domain.errors import NotFoundError
 from domain.feature import Feature
 from domain.invoices import LineStatus
-from persistence.sql.repository import SqlRepository, claimed, flat_record, flat_values
+from persistence.sql.repository import (
+    SqlRepository,
+    claimed,
+    flat_record,
+    flat_values,
+    ids_matching,
+)
 from persistence.sql.tables import CUSTOMERS, FEATURES, INVOICE_LINES
 
 
@@ -69,6 +76,16 @@ class SqlCustomerRepository(SqlRepository):
         rows = self._rows(claimed(statement.order_by(CUSTOMERS.c.id).limit(limit)))
         return [customer_id for (customer_id,) in rows]
 
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> builtins.list[str]:
+        """One SELECT on ``customers`` (`ids_matching`)."""
+        rows = self._rows(ids_matching(CUSTOMERS, exact, suffix, limit))
+        return [customer_id for (customer_id,) in rows]
+
+    def list(self) -> builtins.list[Customer]:
+        """Every customer, by id (ULIDs: oldest first)."""
+        rows = self._rows(select(CUSTOMERS).order_by(CUSTOMERS.c.id))
+        return [flat_record(Customer, CUSTOMERS, row) for row in rows]
+
 
 class SqlFeatureRepository(SqlRepository):
     """`FeatureRepository` on the ``features`` table."""
@@ -95,3 +112,10 @@ class SqlFeatureRepository(SqlRepository):
             raise NotFoundError("feature", feature_id)
         [row] = self._rows(select(FEATURES).where(FEATURES.c.id == feature_id))
         return flat_record(Feature, FEATURES, row)
+
+    def list(self, *, include_archived: bool) -> builtins.list[Feature]:
+        """The live features (with `include_archived`, every feature) by key, then id."""
+        statement = select(FEATURES).order_by(FEATURES.c.key, FEATURES.c.id)
+        if not include_archived:
+            statement = statement.where(FEATURES.c.archived_at.is_(None))
+        return [flat_record(Feature, FEATURES, row) for row in self._rows(statement)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from domain.errors import InvalidInputError, PersistenceError
+from domain.errors import InvalidInputError, PersistenceError, SchemaNotReadyError
 from persistence.ports import (
     ChargeRepository,
     CreditRepository,
@@ -174,6 +175,22 @@ class SqlDatabase:
         under the migration lock; `DowngradeRefusedError` if that would lose facts."""
         schema.migrate(self.engine, schema.downgrade, revision)
 
+    def revision(self) -> str | None:
+        """The revision chargeflow's schema is at; None when the database holds none. Reads
+        only: a SQLite file that does not exist is not created."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url):
+            return None
+        with database_errors(), self.engine.connect() as connection:
+            return schema.current(connection)
+
+    def require_schema(self) -> None:
+        """`SchemaNotReadyError` unless the schema is at the latest revision."""
+        revision, head = self.revision(), schema.head()
+        if revision != head:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise SchemaNotReadyError(f"database {where}", revision, head)
+
     def dispose(self) -> None:
         """Close every pooled connection (an in-memory SQLite database is lost)."""
         self.engine.dispose()
@@ -189,6 +206,13 @@ def _parse_url(text: str) -> URL:
     if port is not None and not 0 < port < 65536:
         raise InvalidInputError(f"database URL {text!r} has port {port}, not one of 1-65535")
     return url
+
+
+def _sqlite_file_exists(url: URL) -> bool:
+    """Whether a SQLite URL names an existing file (in memory: it exists while it is open)."""
+    if url.database in (None, "", ":memory:"):
+        return True
+    return Path(url.database or "").exists()
 
 
 def _create_engine(url: URL) -> Engine:

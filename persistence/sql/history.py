@@ -79,6 +79,8 @@ def _values(record: TransitionRecord[Any, Any]) -> dict[str, Any]:
         "trigger": record.trigger.value,
         "arguments": json.dumps(record.arguments),
         "at": record.at,
+        "actor": record.actor,
+        "recorded_at": record.recorded_at,
     }
 
 
@@ -91,4 +93,6 @@ def _record(model: type[R], row: AnyRow) -> R:
             trigger=row.trigger,
             arguments=json.loads(row.arguments),
             at=row.at,
+            actor=row.actor,
+            recorded_at=row.recorded_at,
         )

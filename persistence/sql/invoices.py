@@ -30,7 +30,7 @@ from domain.periods import Period
 from domain.prices import PRICE_ADAPTER
 from domain.runs import DetailedLine, Totals
 from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository, claimed
+from persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
 from persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
@@ -151,6 +151,16 @@ class SqlInvoiceRepository(SqlRepository):
             )
         )
         return _line(rows[0]) if rows else None
+
+    def ids_matching(self, exact: str, suffix: str | None, limit: int) -> builtins.list[str]:
+        """One SELECT on ``billing_invoices`` (`repository.ids_matching`)."""
+        rows = self._rows(ids_matching(INVOICES, exact, suffix, limit))
+        return [invoice_id for (invoice_id,) in rows]
+
+    def line_ids_matching(self, exact: str, suffix: str | None, limit: int) -> builtins.list[str]:
+        """One SELECT on ``billing_invoice_lines`` (`repository.ids_matching`)."""
+        rows = self._rows(ids_matching(INVOICE_LINES, exact, suffix, limit))
+        return [line_id for (line_id,) in rows]
 
     def list(self, customer_id: str | None = None) -> builtins.list[Invoice]:
         """Live standard invoices (all, or one customer's), oldest first, with their lines."""

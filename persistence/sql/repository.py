@@ -122,3 +122,17 @@ def flat_record(model: type[M], table: Table, row: AnyRow) -> M:
 def flat_values(record: BaseModel) -> dict[str, Any]:
     """The column values of a record whose fields are its table's columns."""
     return record.model_dump()
+
+
+def ids_matching(table: Table, exact: str, suffix: str | None, limit: int) -> Select[Any]:
+    """The SELECT of up to `limit` ids of `table` that are `exact` or, upper-cased, end with
+    `suffix` (escaped: ``%`` and ``_`` match only themselves), `exact` first, then ascending.
+
+    Upper-casing the column makes the match case-insensitive alike on PostgreSQL (whose LIKE is
+    case-sensitive) and SQLite (whose LIKE is not, for ASCII). A LIKE with a leading wildcard
+    reads every id of the table: a user's lookup, never a hot path."""
+    column = table.c.id
+    match = column == exact
+    if suffix is not None:
+        match = match | func.upper(column).endswith(suffix, autoescape=True)
+    return select(column).where(match).order_by((column == exact).desc(), column).limit(limit)

@@ -12,8 +12,10 @@ This module owns running the migrations; the migrations themselves live in ``mig
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -37,6 +39,8 @@ _MIGRATION_LOCK = 0x63686172_67656D69  # "chargemi": any fixed key no one else u
 
 Step = Callable[[Config, str], None]
 
+_log = logging.getLogger("chargeflow.persistence")
+
 
 def migrate(engine: Engine, step: Step, revision: str) -> None:
     """Run the Alembic command `step` (upgrade or downgrade) to `revision` on one connection of
@@ -57,6 +61,7 @@ def migrate(engine: Engine, step: Step, revision: str) -> None:
         if not sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         _adopt_legacy_version(connection, config)
+        _log.info("migrating %s: %s to %s", engine.url.render_as_string(), step.__name__, revision)
         config.attributes["connection"] = connection
         try:
             step(config, revision)
@@ -64,6 +69,44 @@ def migrate(engine: Engine, step: Step, revision: str) -> None:
             raise PersistenceError(f"migration to {revision!r} failed: {error}") from error
         if sqlite:
             _check_foreign_keys(connection)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One migration: its id, the one it follows, and the first line of its docstring."""
+
+    revision: str
+    down_revision: str | None
+    summary: str
+
+
+def revisions() -> list[Revision]:
+    """Every migration chargeflow has, oldest first."""
+    scripts = reversed(list(ScriptDirectory.from_config(_config()).walk_revisions()))
+    return [
+        Revision(
+            script.revision,
+            script.down_revision if isinstance(script.down_revision, str) else None,
+            (script.doc or "").strip().splitlines()[0] if script.doc else "",
+        )
+        for script in scripts
+    ]
+
+
+def head() -> str:
+    """The latest revision."""
+    return revisions()[-1].revision
+
+
+def current(connection: Connection) -> str | None:
+    """The revision the database is at (None: no chargeflow schema). Reads only."""
+    tables = set(inspect(connection).get_table_names())
+    table = VERSION_TABLE if VERSION_TABLE in tables else _LEGACY_VERSION_TABLE
+    if table not in tables:
+        return None
+    ours = {revision.revision for revision in revisions()}
+    found = connection.execute(text(f"SELECT version_num FROM {table}"))
+    return next((revision for (revision,) in found if revision in ours), None)
 
 
 def upgrade(config: Config, revision: str) -> None:

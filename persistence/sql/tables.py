@@ -282,7 +282,9 @@ class AllocationRow(SQLModel, table=True):
 
 class TransitionRow(SQLModel, table=True):
     """A row of ``charge_transitions``, the audit log of charges and invoices: exactly one of
-    `charge_id` and `invoice_id` names the subject; `id` orders the transitions."""
+    `charge_id` and `invoice_id` names the subject; `id` orders the transitions; `at` is the
+    business instant, `recorded_at` the wall clock (NULL before revision 0010), `actor` who
+    asked."""
 
     __tablename__ = "charge_transitions"
     __table_args__ = (
@@ -301,6 +303,8 @@ class TransitionRow(SQLModel, table=True):
     trigger: str
     arguments: str = Field(sa_type=Text)
     at: datetime = Field(sa_type=UtcDateTime)
+    actor: str
+    recorded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class InvoiceRow(SQLModel, table=True):

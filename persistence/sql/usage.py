@@ -1,7 +1,8 @@
-"""The usage event store on ``usage_events``, and the meter query over it."""
+"""The usage event store on ``usage_events``, the meter query over it, and its listing."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from sqlalchemy import bindparam, func, select
 from domain.money import ZERO, exact_arithmetic
 from domain.periods import Period
 from domain.usage import UsageEvent
-from persistence.sql.repository import SqlRepository, flat_values
+from persistence.sql.repository import SqlRepository, flat_record, flat_values
 from persistence.sql.tables import USAGE_EVENTS
 
 
@@ -39,6 +40,19 @@ class SqlUsageRepository(SqlRepository):
         )
         with exact_arithmetic():
             return sum((value for (value,) in values if value is not None), ZERO)
+
+    def list(
+        self, customer_id: str, feature_key: str | None, events: Period | None
+    ) -> builtins.list[UsageEvent]:
+        """The customer's events (of `feature_key`; with ``events.start <= event_time <
+        events.end``), by event time, then id: one SELECT the customer's indexes serve."""
+        statement = select(USAGE_EVENTS).where(_c.customer_id == customer_id)
+        if feature_key is not None:
+            statement = statement.where(_c.feature_key == feature_key)
+        if events is not None:
+            statement = statement.where(_c.event_time >= events.start, _c.event_time < events.end)
+        rows = self._rows(statement.order_by(_c.event_time, _c.id))
+        return [flat_record(UsageEvent, USAGE_EVENTS, row) for row in rows]
 
 
 _c = USAGE_EVENTS.c

@@ -38,7 +38,7 @@ from persistence.sql.tables import (
 from persistence.sql.types import ExactDecimal, UtcDateTime
 
 V1 = "0005_charge_reference"
-HEAD = "0009_credit_balances"
+HEAD = "0010_audit_actor"
 UNIT = '{"type":"unit","amount":"0.10"}'
 GRADUATED = (
     '{"type":"tiered_graduated","tiers":[{"up_to":"1","unit_amount":"0.015","flat_amount":"0"},'
@@ -924,9 +924,36 @@ def test_credit_balances_are_filled_from_the_allocations_when_migrating(
     assert [row["remaining"] for row in kept[0].values()] == [Decimal("0.00")]
     assert kept[1] == {who.id: Decimal("3.00")}
 
+    with fresh_database.engine.begin() as connection:  # else 0010's downgrade refuses
+        connection.execute(sa.text("UPDATE charge_transitions SET recorded_at = NULL"))
     fresh_database.downgrade("0008_status_consolidation")
     fresh_database.upgrade()
     assert (select_rows(fresh_database, CREDIT_GRANTS), overdrafts(fresh_database)) == kept
+
+
+def test_transitions_keep_their_actor_and_wall_clock_and_refuse_to_lose_them(
+    fresh_database: SqlDatabase,
+) -> None:
+    """0010: records made before it read actor ``unknown`` and no wall-clock time; records
+    made after carry both, and the downgrade refuses while one does."""
+    build_version_1(fresh_database)
+    fresh_database.upgrade()
+    url = fresh_database.engine.url.render_as_string(hide_password=False)
+    wall = FrozenClock("2026-11-25T10:00:00Z")
+    app = open_app(url, clock=FrozenClock("2026-02-05T00:00:00Z"), actor="alice", wall_clock=wall)
+    try:
+        before = app.charges.history("cti_done")
+        assert {(record.actor, record.recorded_at) for record in before} == {("unknown", None)}
+        app.charges.delete("co_created", policy="ignore")
+        [deleted] = app.charges.history("co_created")[-1:]
+        assert (deleted.actor, deleted.recorded_at) == ("alice", wall.now())
+        assert deleted.at == FrozenClock("2026-02-05T00:00:00Z").now()
+    finally:
+        app.close()
+
+    with pytest.raises(DowngradeRefusedError, match="wall-clock"):
+        fresh_database.downgrade("0009_credit_balances")
+    assert revision(fresh_database) == [HEAD]
 
 
 def overdrafts(database: SqlDatabase) -> dict[str, Decimal]:

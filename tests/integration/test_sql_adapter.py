@@ -67,7 +67,7 @@ ALL_TABLES = CORE_TABLES | {
     "charge_usage_based_run_payments",
     "credit_overdrafts",
 }
-HEAD = "0009_credit_balances"
+HEAD = "0010_audit_actor"
 
 
 # --- fixtures ---------------------------------------------------------------------------------

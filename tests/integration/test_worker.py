@@ -75,7 +75,7 @@ def test_stop_ends_the_loop_after_the_round_in_flight(app: App, clock: FrozenClo
 def test_the_cli_worker_stops_gracefully_on_sigterm(database_url: str) -> None:
     code = (
         "import sys; from chargeflow.cli import main; "
-        f"sys.exit(main(['--database-url', {database_url!r}, 'worker', '--idle-sleep', '60']))"
+        f"sys.exit(main(['--database', {database_url!r}, 'worker', '--idle-sleep', '60']))"
     )
     worker = subprocess.Popen(
         [sys.executable, "-u", "-c", code],

@@ -8,7 +8,9 @@ from domain import errors
 
 PUBLIC = {
     # the facade and its clocks
-    "open_app", "App", "Clock", "FrozenClock", "SystemClock", "AdvanceReport",
+    "__version__", "open_app", "App", "Clock", "FrozenClock", "SystemClock", "AdvanceReport",
+    # the schema on its own (``chargeflow db``)
+    "open_schema", "Schema", "IdKind",
     # what the facade returns
     "UsageBasedCharge", "ChargeIntent", "ChargeState", "RealizationRun", "Totals",
     "CreditAllocation", "CreditGrant", "Customer", "Feature", "UsageEvent", "Invoice",
@@ -22,6 +24,8 @@ PUBLIC = {
     "ChargeStatus", "MetaStatus", "SettlementMode", "Trigger", "DeletePolicy", "RunType",
     "InvoiceStatus", "InvoiceTrigger", "InvoiceKind", "LineEngineType", "LineStatus",
     "TriggerArgument", "InvoiceCreated", "InvoiceIssued", "Delete",
+    # "why can't this fire?"
+    "ChargeTriggers", "TriggerOption", "TriggerVerdict", "FailingGuard",
     # errors
     "ChargeflowError", "InvalidInputError", "InvalidCurrencyError", "NotFoundError",
     "ConflictError", "CorruptRecordError", "PersistenceError", "DowngradeRefusedError",
@@ -32,7 +36,7 @@ PUBLIC = {
     "BillingError", "NoLinesToInvoiceError", "InvalidLineError", "MachineDefinitionError",
     "UnappliedEffectsError", "LedgerError", "PaymentAlreadyAuthorizedError",
     "PaymentAlreadySettledError", "InvalidPeriodChangeError", "RetryAfterBillingAdvancesError",
-    "LockBusyError",
+    "LockBusyError", "SchemaNotReadyError",
     "PeriodChange",
 }  # fmt: skip
 
@@ -61,6 +65,7 @@ def test_the_app_does_not_expose_its_database() -> None:
         assert not hasattr(app, "database")
         public = {name for name in vars(app) if not name.startswith("_")}
         assert public == {
+            "ids",
             "worker",
             "clock",
             "customers",
