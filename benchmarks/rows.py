@@ -254,7 +254,8 @@ def charge_transition(
     trigger: str = "next",
     arguments: str = EMPTY_ARGUMENTS,
 ) -> Record:
-    """An audit row of a charge's transition."""
+    """An audit row of a charge's transition, made by the ``system`` actor and recorded at
+    `at` (the benchmarks' chargeflow reads its wall clock from the same frozen clock)."""
     return {
         "charge_id": charge_id,
         "invoice_id": None,
@@ -263,13 +264,15 @@ def charge_transition(
         "trigger": trigger,
         "arguments": arguments,
         "at": at,
+        "actor": "system",
+        "recorded_at": at,
     }
 
 
 def invoice_transition(
     invoice_id: str, source: InvoiceStatus, dest: InvoiceStatus, at: datetime
 ) -> Record:
-    """An audit row of an invoice's transition."""
+    """An audit row of an invoice's transition (actor and wall clock as `charge_transition`)."""
     return {
         "charge_id": None,
         "invoice_id": invoice_id,
@@ -278,6 +281,8 @@ def invoice_transition(
         "trigger": "next",
         "arguments": EMPTY_ARGUMENTS,
         "at": at,
+        "actor": "system",
+        "recorded_at": at,
     }
 
 

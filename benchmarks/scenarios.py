@@ -65,7 +65,7 @@ def open_world(url: str, customers: int = 1) -> World:
     """Open chargeflow on `url` at the set-up instant and create the feature and `customers`
     customers (collection interval P2D), each with a large grant and one usage event."""
     clock = FrozenClock(SETUP_AT)
-    app = open_app(url, clock=clock)
+    app = open_app(url, clock=clock, wall_clock=clock)  # audit rows comparable to the floors'
     feature = app.features.create(key=FEATURE_KEY)
     made = []
     for index in range(customers):

@@ -120,7 +120,7 @@ def _worker(
     try:
         warm_up("sqlite://")
         clock = FrozenClock(SETUP_AT)
-        app = open_app(url, clock=clock, migrate=False)
+        app = open_app(url, clock=clock, migrate=False, wall_clock=clock)
     except Exception:
         ready.put(traceback.format_exc())
         return
