@@ -29,12 +29,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from chargeflow.app import App, open_app
 from chargeflow.diagrams import write_charge_diagram
-from chargeflow.presenting import money
+from chargeflow.presenting import facts, is_wide, money
 from domain.charge import SettlementMode, UsageBasedCharge
 from domain.clock import FrozenClock
 from domain.errors import InvalidInputError
@@ -97,8 +99,7 @@ class Walkthrough:
         self.title = title
         self.console = console
         self.invoiced = invoiced
-        self.table = Table(title=title, show_lines=True)
-        columns = [
+        self.columns = [
             "clock",
             "action",
             "charge status",
@@ -108,9 +109,8 @@ class Walkthrough:
             "total",
         ]
         if invoiced:
-            columns += ["invoice status", "run line_id"]
-        for column in columns:
-            self.table.add_column(column, overflow="fold")
+            self.columns += ["invoice status", "run line_id"]
+        self.rows: list[list[str]] = []
         self.charge_id = ""
         self.line_id = ""
         self.invoice_id = ""
@@ -123,7 +123,23 @@ class Walkthrough:
             step.act()
             self._show(step, self.app.charges.get(self.charge_id))
         if self.console is not None:
-            self.console.print(self.table)
+            self.console.print(self._rendered(is_wide(self.console)))
+
+    def _rendered(self, wide: bool) -> RenderableType:
+        """A table of the steps on a wide console; on a narrow one each step stacked under its
+        clock and action, so no value is cut."""
+        if wide:
+            table = Table(title=self.title, show_lines=True)
+            for column in self.columns:
+                table.add_column(column, overflow="fold")
+            for row in self.rows:
+                table.add_row(*(Text(cell) for cell in row))
+            return table
+        steps: list[RenderableType] = [Text(self.title, style="bold underline")]
+        for row in self.rows:
+            steps.append(Text(f"{row[0]}  {row[1]}", style="bold"))
+            steps.append(Padding(facts(zip(self.columns[2:], row[2:], strict=True)), (0, 0, 0, 2)))
+        return Group(*steps)
 
     def outcome(self, diagrams: Sequence[Path]) -> WorkedExample:
         """What the walk left behind, with the `diagrams` written of its charge."""
@@ -156,7 +172,7 @@ class Walkthrough:
             invoice = self.app.billing.get_invoice(self.invoice_id) if self.invoice_id else None
             row.append(str(invoice.status) if invoice and invoice.status else "-")
             row.append(self._line_link(run.line_id if run else None))
-        self.table.add_row(*row)
+        self.rows.append(row)
 
     def _line_link(self, run_line_id: str | None) -> str:
         """The run's `line_id` against the invoice line's id."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -317,3 +318,18 @@ def test_the_library_still_migrates_on_open(tmp_path: Path) -> None:
         assert app.customers.list() == []
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_demo_is_readable_at_any_width(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], width: None, columns: int
+) -> None:
+    out.width = columns
+    demo_file = str(tmp_path / "demo.db")
+    assert main(["-d", demo_file, "demo", "--diagrams", str(tmp_path / "d")]) == 0
+    shown = capsys.readouterr().out
+    assert max(len(line) for line in shown.splitlines()) <= columns
+    assert "active.realization.waiting_for_collection" in shown  # never folded mid-word
+    assert "= invoice line" in shown
+    kept = re.search(r"kept line_id (\S+)", " ".join(shown.split()))
+    assert kept is not None and len(kept.group(1)) == 26  # the line id whole, never cut
