@@ -42,6 +42,10 @@ SHORT_ID_LENGTH = 6
 """The fewest characters a shortened id keeps."""
 MONEY_FIELDS = frozenset({"amount", "credits_total", "total", "balance", "remaining"})
 """JSON fields holding an amount of the enclosing record's currency."""
+QUANTITY_FIELDS = frozenset(
+    {"value", "quantity", "metered_quantity", "pre_line_quantity", "unit_amount", "flat_amount"}
+)
+"""JSON fields holding other decimals: printed in plain notation (``1500``, not ``1.5E+3``)."""
 
 
 def money(value: Decimal, currency: str) -> str:
@@ -77,12 +81,22 @@ def _amounts(data: Any, currency: str | None) -> Any:
     intent = data.get("intent")
     own = data.get("currency") or (intent.get("currency") if isinstance(intent, dict) else None)
     currency = own if isinstance(own, str) else currency
-    return {
-        key: money(Decimal(item), currency)
-        if key in MONEY_FIELDS and isinstance(item, str) and currency
-        else _amounts(item, currency)
-        for key, item in data.items()
-    }
+    return {key: _decimal(key, item, currency) for key, item in data.items()}
+
+
+def _decimal(key: str, item: Any, currency: str | None) -> Any:
+    """`item` of field `key`: an amount in `currency`'s minor units, another decimal in plain
+    notation, anything else walked on."""
+    if isinstance(item, str) and key in MONEY_FIELDS and currency:
+        return money(Decimal(item), currency)
+    if isinstance(item, str) and key in QUANTITY_FIELDS:
+        return plain(Decimal(item))
+    return _amounts(item, currency)
+
+
+def plain(value: Decimal) -> str:
+    """`value` in plain notation, without trailing zeros (``1500``, ``0.5``)."""
+    return f"{value.normalize():f}"
 
 
 class ShortIds:
@@ -195,7 +209,7 @@ def usage_table(events: Sequence[UsageEvent]) -> Table:
         _add_row(
             table,
             event.feature_key,
-            f"{event.value.normalize():f}",
+            plain(event.value),
             _instant(event.event_time),
             _instant(event.stored_at),
         )
@@ -259,7 +273,7 @@ def _run_facts(run: RealizationRun, currency: str) -> Table:
             ("type", run.type.value),
             ("period to", _instant(run.service_period_to)),
             ("usage stored before", _instant(run.stored_at_lt)),
-            ("metered", f"{run.metered_quantity.normalize():f}"),
+            ("metered", plain(run.metered_quantity)),
             ("amount", money(run.totals.amount, currency)),
             ("credits", money(run.totals.credits_total, currency)),
             ("total", money(run.totals.total, currency)),
@@ -337,7 +351,7 @@ def lines_table(lines: Sequence[InvoiceLine], wide: bool, title: str = "lines") 
             ids(line.id),
             charges(line.charge_id),
             line.name,
-            f"{line.quantity.normalize():f}",
+            plain(line.quantity),
             money(line.totals.total, line.currency),
         ]
         if wide:
@@ -414,13 +428,13 @@ def preview_table(preview: InvoicePreview, wide: bool) -> Table:
             ids(line.id),
             line.name,
             f"{format_instant(period.start)} ..\n{format_instant(period.end)}",
-            f"{line.quantity.normalize():f}",
+            plain(line.quantity),
             money(line.totals.total, line.currency),
         ]
         if wide:
             cells += [
-                f"{line.metered_quantity.normalize():f}",
-                f"{line.pre_line_quantity.normalize():f}",
+                plain(line.metered_quantity),
+                plain(line.pre_line_quantity),
                 "\n".join(
                     f"{detail.key}: {detail.quantity} x {detail.unit_amount} = "
                     f"{money(detail.amount, line.currency)}"

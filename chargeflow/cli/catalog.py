@@ -12,6 +12,7 @@ from chargeflow.presenting import (
     customers_table,
     features_table,
     money,
+    plain,
     show_customer,
     usage_table,
 )
@@ -151,7 +152,7 @@ def usage_record(
         event_time=event_time,
         stored_at=stored_at,
     )
-    session.emit(event, f"usage {event.id}: {event.value} of {event.feature_key}")
+    session.emit(event, f"usage {event.id}: {plain(event.value)} of {event.feature_key}")
 
 
 @usage_cli.command("list")
