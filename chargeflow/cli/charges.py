@@ -112,8 +112,10 @@ def charges_history(ctx: typer.Context, charge_id: ChargeId) -> None:
 
 @charges_cli.command("explain")
 def charges_explain(ctx: typer.Context, charge_id: ChargeId) -> None:
-    """Which triggers may fire now and why not the others (the guard failing, with the values
-    it compared), and what advancing now would do. Writes nothing."""
+    """Which triggers may fire now, why not the others, and what advancing would do.
+
+    A refused trigger names the status, or the guard failing with the values it compared.
+    Writes nothing."""
     session = session_of(ctx)
     explained = session.app().charges.triggers(session.resolve(IdKind.CHARGE, charge_id))
     session.emit(explained, explain_view(explained))

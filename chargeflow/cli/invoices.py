@@ -45,7 +45,8 @@ def invoices_pending(
         bool, typer.Option(help=f"Exit {EXIT_NOTHING_TO_DO} when there is nothing to invoice.")
     ] = False,
 ) -> None:
-    """Invoice the customer's pending lines that are billable now (or list them with --list).
+    """Invoice the customer's pending lines that are billable now (or list them).
+
     Nothing to invoice is not an error: it says so and exits 0 (--strict: exit 3)."""
     session = session_of(ctx)
     app = session.app()
@@ -116,8 +117,9 @@ def invoices_advance(
     ] = None,
     due: Annotated[bool, typer.Option("--due", help="Every invoice due for collection.")] = False,
 ) -> None:
-    """Advance an invoice, or every invoice whose collection time has come: collection
-    completes (and an auto-approved invoice is issued)."""
+    """Advance an invoice, or every invoice whose collection time has come.
+
+    Collection completes, and an auto-approved invoice is issued."""
     session = session_of(ctx)
     if (invoice_id is None) == (not due):
         raise InvalidInputError("advance takes exactly one of INVOICE or --due")

@@ -154,7 +154,8 @@ def scenario_run(
     ctx: typer.Context,
     scenario_file: Annotated[Path, typer.Argument(help="A scenario YAML file.")],
 ) -> None:
-    """Run a scenario step by step, printing each step; a failing step shows what differed.
+    """Run a scenario step by step; a failing step shows what differed.
+
     It runs on a fresh in-memory database unless --database names one (which must hold the
     schema)."""
     session = session_of(ctx)
@@ -205,9 +206,10 @@ def worker(
         float, typer.Option(help="Seconds to sleep after a round that found nothing due.")
     ] = 5.0,
 ) -> None:
-    """Run the sweeps in a loop: due charges, due invoices, customers to invoice. Stops after
-    the batch in flight on SIGTERM or Ctrl-C. Several workers may share one PostgreSQL
-    database. Logs a line per batch and per round (-v for more); with --json, prints each
+    """Run the sweeps in a loop: due charges, due invoices, customers to invoice.
+
+    Stops after the batch in flight on SIGTERM or Ctrl-C. Several workers may share one
+    PostgreSQL database. Logs a line per batch and per round (-v for more); with --json, prints each
     round as one JSON line."""
     session = session_of(ctx)
     app = session.app()
@@ -231,8 +233,10 @@ def demo(
         "demo-diagrams"
     ),
 ) -> None:
-    """Walk both worked examples step by step on a fresh SQLite file (--database, default
-    chargeflow-demo.db, replaced only if it is an earlier demo's); draw each charge."""
+    """Walk both worked examples step by step on a fresh SQLite file; draw each charge.
+
+    The file is --database (default chargeflow-demo.db), replaced only if an earlier demo
+    wrote it."""
     session = session_of(ctx)
     url = session.explicit_database or "sqlite:///chargeflow-demo.db"
     if not url.startswith("sqlite:///") or url == "sqlite:///":
