@@ -1,10 +1,12 @@
-# chargeflow: `make install`, `make demo`, `make test`, `make check`, `make bench`.
+# chargeflow: `make install`, `make demo`, `make test`, `make check`, `make package-check`,
+# `make bench`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test check lint typecheck contracts diagrams diagrams-check bench demo clean
+.PHONY: install test check lint typecheck contracts diagrams diagrams-check package-check bench demo \
+	clean
 
 install: $(STAMP)
 
@@ -37,6 +39,10 @@ diagrams-check: install
 
 check: lint typecheck contracts diagrams-check test
 
+# The built wheel in clean virtual environments (Python 3.11 and the newest CPython here).
+package-check: install
+	DEV_PYTHON=$(BIN)/python .ci/package-check
+
 # `make bench`: the full benchmarks (several minutes); `make bench BENCH=quick`: under a minute.
 # BENCH_ARGS passes options on, e.g. `make bench BENCH_ARGS="--only lifecycle,statements"`.
 bench: install
@@ -46,4 +52,4 @@ demo: install
 	$(BIN)/chargeflow --database chargeflow-demo.db demo --diagrams demo-diagrams
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info chargeflow-demo.db demo-diagrams
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info chargeflow-demo.db demo-diagrams

@@ -1,7 +1,11 @@
 """The public surface is pinned: `chargeflow.__all__` lists exactly what users import, every
-error class is among it, and the facade hides the database it was opened on."""
+error class is among it, `__version__` is pyproject.toml's, and the facade hides the database it
+was opened on."""
 
 from __future__ import annotations
+
+import tomllib
+from pathlib import Path
 
 import chargeflow
 from domain import errors
@@ -46,6 +50,12 @@ def test_all_is_exactly_the_public_surface() -> None:
     assert len(chargeflow.__all__) == len(PUBLIC)
     for name in chargeflow.__all__:
         assert getattr(chargeflow, name) is not None
+
+
+def test_the_version_is_pyprojects() -> None:
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    with pyproject.open("rb") as file:
+        assert chargeflow.__version__ == tomllib.load(file)["project"]["version"]
 
 
 def test_every_error_class_is_exported() -> None:
