@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import chargeflow
-from domain import errors
+from chargeflow.domain import errors
 
 PUBLIC = {
     # the facade and its clocks
