@@ -13,7 +13,6 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 
 from chargeflow import DowngradeRefusedError, FrozenClock, open_app
 from chargeflow.persistence.sql import SqlDatabase
-from chargeflow.persistence.sql.schema import VERSION_TABLE
+from chargeflow.persistence.sql.schema import MIGRATIONS, VERSION_TABLE
 from chargeflow.persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
@@ -863,7 +862,7 @@ def test_lines_billing_after_an_earlier_run_refuse_the_downgrade(migrated: SqlDa
 
 def _migration(name: str) -> Any:
     """A migration module, loaded from its file (the versions folder is not a package)."""
-    path = Path(__file__).parents[2] / "persistence" / "sql" / "migrations" / "versions" / name
+    path = MIGRATIONS / "versions" / name
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
