@@ -166,8 +166,10 @@ def test_amounts_print_in_minor_units_everywhere(terminal: Terminal) -> None:
     assert balance == {"customer_id": month.customer, "currency": "USD", "balance": "0.00"}
     code, shown, _ = terminal.run("credits", "balance", month.customer, now=INVOICED)
     assert (code, shown.strip()) == (0, "0.00 USD")
-    recorded = terminal.json("usage", "record", month.customer, "api_requests",
-                             "--value", "1.5E+3", "--event-time", "2026-01-16T00:00:00Z")  # fmt: skip
+    at = "2026-01-16T00:00:00Z"
+    recorded = terminal.json(
+        "usage", "record", month.customer, "api_requests", "--value", "1.5E+3", "--event-time", at
+    )
     assert recorded["value"] == "1500"  # plain notation, never 1.5E+3
     code, shown, _ = terminal.run("usage", "list", month.customer)
     assert code == 0 and "1500" in shown and "E+" not in shown
