@@ -23,6 +23,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from functools import cache
 from typing import Annotated
 
 import iso4217
@@ -55,8 +56,10 @@ def exact_sum(values: Iterable[Decimal]) -> Decimal:
         return sum(values, ZERO)
 
 
+@cache
 def currency_exponent(code: str) -> int:
-    """The number of minor-unit digits of the ISO 4217 currency `code` (USD: 2, JPY: 0).
+    """The number of minor-unit digits of the ISO 4217 currency `code` (USD: 2, JPY: 0), looked
+    up once per code (the table is an enum whose lookup by value is slow).
 
     Raises `InvalidCurrencyError` for an unknown code or one without minor units (gold, SDR...).
     """

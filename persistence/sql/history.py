@@ -14,7 +14,7 @@ from sqlalchemy import Column, Connection, select
 
 from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
 from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository
+from persistence.sql.repository import AnyRow, Savepoints, SqlRepository
 from persistence.sql.tables import TRANSITIONS
 
 R = TypeVar("R", ChargeTransition, InvoiceTransition)
@@ -25,8 +25,8 @@ class SqlTransitionLog(SqlRepository):
     and inserted in one multi-row statement when the unit of work flushes (before it commits,
     or before the log is read); a rolled-back savepoint drops the records kept inside it."""
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
         self._pending: list[dict[str, Any]] = []
 
     def record_charge(self, record: ChargeTransition) -> None:
