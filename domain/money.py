@@ -12,8 +12,8 @@ a decimal context wide enough that no bounded input can make it round or fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -42,12 +42,10 @@ _EXACT = Context(
 )
 
 
-@contextmanager
-def exact_arithmetic() -> Iterator[None]:
+def exact_arithmetic() -> AbstractContextManager[Context]:
     """A decimal context of 80 significant digits: products and sums of bounded amounts are
     exact in it (the default context keeps 28 and would round them silently)."""
-    with localcontext(_EXACT):
-        yield
+    return localcontext(_EXACT)
 
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:
@@ -100,9 +98,13 @@ def to_decimal(value: object) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded to `currency`'s minor units, half away from zero."""
-    quantum = Decimal(1).scaleb(-currency_exponent(currency))
-    with exact_arithmetic():
-        return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    return amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    """`currency`'s smallest amount (USD: 0.01), as a quantum."""
+    return Decimal(1).scaleb(-currency_exponent(currency))
 
 
 def decimal_places(amount: Decimal) -> int:
