@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Generic, Self, TypeVar, cast
+from typing import Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,13 +55,9 @@ class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
         recorded_at: datetime,
     ) -> Self:
         """The record of ``(source, trigger, dest)`` taken by `subject_id` at `at` for `actor`,
-        written at the wall-clock `recorded_at`.
-
-        Built without validating again (a record is made at every hop): the statuses and the
-        trigger are members of the subject's enums, the arguments text, and `at` and
-        `recorded_at` instants (`to_instant`), as the driver's operation guarantees."""
+        written at the wall-clock `recorded_at`."""
         source, trigger, dest = transition
-        record = cls.model_construct(
+        return cls(
             subject_id=subject_id,
             from_status=source,
             to_status=dest,
@@ -71,7 +67,6 @@ class TransitionRecord(BaseModel, Generic[StatusT, TriggerT]):
             actor=actor,
             recorded_at=recorded_at,
         )
-        return cast(Self, record)  # the plugin types model_construct as the generic base
 
 
 ChargeTransition = TransitionRecord[ChargeStatus, Trigger]

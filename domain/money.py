@@ -78,12 +78,12 @@ def validate_currency(code: str) -> str:
 
 def to_decimal(value: object) -> Decimal:
     """`value` (Decimal, int or decimal string) as a finite Decimal; floats are refused."""
-    if isinstance(value, bool | float):
+    if isinstance(value, Decimal):  # the common case first (a bool or float never is one)
+        result = value
+    elif isinstance(value, bool | float):
         raise InvalidInputError(
             f"amount {value!r} must be a Decimal, an int or a string, not float"
         )
-    if isinstance(value, Decimal):
-        result = value
     elif isinstance(value, int | str):
         try:
             result = Decimal(value)

@@ -23,7 +23,6 @@ from domain.customer import Customer
 from domain.effects import InvoiceEffect
 from domain.errors import UnappliedEffectsError
 from domain.history import SYSTEM_ACTOR, TransitionRecord
-from domain.timestamps import to_instant
 from engines.ledger import Ledger, LedgerFactory
 from persistence.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -146,12 +145,10 @@ class Operations:
             return use_case(self._operation(uow, None), *args, **kwargs)
 
     def _operation(self, uow: UnitOfWork, now: datetime | None) -> Operation:
-        """An operation at `now` (default: the clock's now) started at the wall clock's now,
-        both as instants (`to_instant`), whatever a clock returns."""
         return Operation(
             uow,
-            to_instant(now or self.clock.now()),
+            now or self.clock.now(),
             self._ledgers(uow),
             actor=self.actor,
-            recorded_at=to_instant(self._wall_clock.now()),
+            recorded_at=self._wall_clock.now(),
         )
