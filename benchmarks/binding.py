@@ -61,8 +61,8 @@ class _Model:
 
 def run(sizes: Sizes) -> None:
     """Measure and print."""
-    from statemachines.credit_only import CREDIT_ONLY
-    from statemachines.registry import CHARGE_MACHINES
+    from chargeflow.statemachines.credit_only import CREDIT_ONLY
+    from chargeflow.statemachines.registry import CHARGE_MACHINES
 
     charge = _a_charge()
     machine = CHARGE_MACHINES[charge.intent.settlement_mode]

@@ -13,11 +13,11 @@ enums they carry, the typed trigger arguments, and every error class (all subcla
 from importlib.metadata import version as _version
 
 from chargeflow.app import App, Schema, open_app, open_schema
-from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
-from domain.clock import Clock, FrozenClock, SystemClock
-from domain.credits import CreditAllocation, CreditGrant
-from domain.customer import Customer
-from domain.errors import (
+from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
+from chargeflow.domain.clock import Clock, FrozenClock, SystemClock
+from chargeflow.domain.credits import CreditAllocation, CreditGrant
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import (
     AmountOutOfRangeError,
     BillingError,
     ChargeError,
@@ -50,10 +50,10 @@ from domain.errors import (
     TriggerNotPermittedError,
     UnappliedEffectsError,
 )
-from domain.feature import Feature
-from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
-from domain.ids import IdKind
-from domain.invoices import (
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
+from chargeflow.domain.ids import IdKind
+from chargeflow.domain.invoices import (
     AppliedCredit,
     Invoice,
     InvoiceKind,
@@ -64,8 +64,8 @@ from domain.invoices import (
     LineEngineType,
     LineStatus,
 )
-from domain.periods import Period
-from domain.prices import (
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import (
     FlatPrice,
     PackagePrice,
     Price,
@@ -74,10 +74,15 @@ from domain.prices import (
     TieredVolumePrice,
     UnitPrice,
 )
-from domain.runs import RealizationRun, RunType, Totals
-from domain.statuses import ChargeStatus, MetaStatus
-from domain.trigger_options import ChargeTriggers, FailingGuard, TriggerOption, TriggerVerdict
-from domain.triggers import (
+from chargeflow.domain.runs import RealizationRun, RunType, Totals
+from chargeflow.domain.statuses import ChargeStatus, MetaStatus
+from chargeflow.domain.trigger_options import (
+    ChargeTriggers,
+    FailingGuard,
+    TriggerOption,
+    TriggerVerdict,
+)
+from chargeflow.domain.triggers import (
     Delete,
     DeletePolicy,
     InvoiceCreated,
@@ -86,8 +91,8 @@ from domain.triggers import (
     Trigger,
     TriggerArgument,
 )
-from domain.usage import UsageEvent
-from engines.sweeps import AdvanceReport
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.engines.sweeps import AdvanceReport
 
 __version__ = _version("chargeflow")
 """The installed distribution's version (pyproject.toml is its one source)."""

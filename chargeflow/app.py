@@ -12,14 +12,14 @@ import os
 from chargeflow.billing import Billing
 from chargeflow.catalog import Customers, Features
 from chargeflow.charges import Charges
+from chargeflow.domain.clock import Clock, SystemClock
+from chargeflow.domain.history import SYSTEM_ACTOR
+from chargeflow.engines.ledger import DatabaseLedger, LedgerFactory
+from chargeflow.engines.operation import Operations
 from chargeflow.ids import Ids
 from chargeflow.ledger import Credits, Usage
+from chargeflow.persistence.sql import Revision, SqlDatabase, revisions
 from chargeflow.worker import Worker
-from domain.clock import Clock, SystemClock
-from domain.history import SYSTEM_ACTOR
-from engines.ledger import DatabaseLedger, LedgerFactory
-from engines.operation import Operations
-from persistence.sql import Revision, SqlDatabase, revisions
 
 DEFAULT_DATABASE_URL = "sqlite:///chargeflow.db"
 """A SQLite file in the working directory."""

@@ -8,19 +8,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.history import InvoiceTransition
-from domain.invoices import (
+from chargeflow.domain.history import InvoiceTransition
+from chargeflow.domain.invoices import (
     Invoice,
     InvoiceLine,
     InvoicePreview,
     InvoicingResult,
     LineEngineType,
 )
-from domain.text import lookup_id
-from engines import billing
-from engines.billing import PaymentEvent
-from engines.operation import Operations
-from engines.sweeps import AdvanceReport
+from chargeflow.domain.text import lookup_id
+from chargeflow.engines import billing
+from chargeflow.engines.billing import PaymentEvent
+from chargeflow.engines.operation import Operations
+from chargeflow.engines.sweeps import AdvanceReport
 
 
 class Billing:

@@ -3,11 +3,11 @@ the catalog use cases (`engines.catalog`)."""
 
 from __future__ import annotations
 
-from domain.customer import Customer
-from domain.feature import Feature
-from domain.text import lookup_id
-from engines import catalog
-from engines.operation import Operations
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.text import lookup_id
+from chargeflow.engines import catalog
+from chargeflow.engines.operation import Operations
 
 
 class Customers:

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.errors import InvalidInputError
-from domain.history import ChargeTransition
-from domain.text import lookup_id
-from domain.trigger_options import ChargeTriggers
-from domain.triggers import DeletePolicy, Trigger
-from engines import charges
-from engines.charge_triggers import charge_triggers
-from engines.charges import ChargeSweeps
-from engines.operation import Operations
-from engines.sweeps import AdvanceReport
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.history import ChargeTransition
+from chargeflow.domain.text import lookup_id
+from chargeflow.domain.trigger_options import ChargeTriggers
+from chargeflow.domain.triggers import DeletePolicy, Trigger
+from chargeflow.engines import charges
+from chargeflow.engines.charge_triggers import charge_triggers
+from chargeflow.engines.charges import ChargeSweeps
+from chargeflow.engines.operation import Operations
+from chargeflow.engines.sweeps import AdvanceReport
 
 
 class Charges:

@@ -34,13 +34,13 @@ from rich.table import Table
 
 from chargeflow.app import App, open_app
 from chargeflow.diagrams import write_charge_diagram
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.clock import FrozenClock
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.invoices import InvoiceStatus
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import format_instant
 from chargeflow.presenting import money
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.clock import FrozenClock
-from domain.errors import InvalidInputError
-from domain.invoices import InvoiceStatus
-from domain.statuses import ChargeStatus
-from domain.timestamps import format_instant
 
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
 

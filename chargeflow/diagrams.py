@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chargeflow.app import App
-from domain.errors import ChargeflowError
-from domain.timestamps import format_instant
-from statemachines.diagrams import Highlight, render_dot, render_mermaid
-from statemachines.registry import CHARGE_SPECS, SPECS
+from chargeflow.domain.errors import ChargeflowError
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.statemachines.diagrams import Highlight, render_dot, render_mermaid
+from chargeflow.statemachines.registry import CHARGE_SPECS, SPECS
 
 DESCRIPTIONS: Mapping[str, str] = {
     "credit_only": "A usage-based charge whose usage is settled from credits alone: realized "

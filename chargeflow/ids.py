@@ -3,10 +3,10 @@ It only forwards to `engines.ids`."""
 
 from __future__ import annotations
 
-from domain.ids import IdKind, id_kind
-from domain.text import lookup_id
-from engines import ids
-from engines.operation import Operations
+from chargeflow.domain.ids import IdKind, id_kind
+from chargeflow.domain.text import lookup_id
+from chargeflow.engines import ids
+from chargeflow.engines.operation import Operations
 
 
 class Ids:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.credits import CreditGrant
-from domain.text import lookup_id
-from domain.usage import UsageEvent
-from engines import credit_grants, usage
-from engines.operation import Operations
+from chargeflow.domain.credits import CreditGrant
+from chargeflow.domain.text import lookup_id
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.engines import credit_grants, usage
+from chargeflow.engines.operation import Operations
 
 
 class Usage:

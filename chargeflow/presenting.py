@@ -25,16 +25,16 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from domain.charge import UsageBasedCharge
-from domain.customer import Customer
-from domain.feature import Feature
-from domain.history import TransitionRecord
-from domain.invoices import Invoice, InvoiceLine, InvoicePreview
-from domain.money import currency_exponent
-from domain.runs import RealizationRun
-from domain.timestamps import format_instant
-from domain.trigger_options import ChargeTriggers, TriggerVerdict
-from domain.usage import UsageEvent
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.history import TransitionRecord
+from chargeflow.domain.invoices import Invoice, InvoiceLine, InvoicePreview
+from chargeflow.domain.money import currency_exponent
+from chargeflow.domain.runs import RealizationRun
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.domain.trigger_options import ChargeTriggers, TriggerVerdict
+from chargeflow.domain.usage import UsageEvent
 
 WIDE = 120
 """From this many columns on, list views add their secondary columns."""

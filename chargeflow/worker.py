@@ -20,7 +20,7 @@ from typing import Any
 
 from chargeflow.billing import Billing
 from chargeflow.charges import Charges
-from engines.sweeps import AdvanceReport
+from chargeflow.engines.sweeps import AdvanceReport
 
 _log = logging.getLogger("chargeflow.worker")
 

@@ -12,14 +12,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from domain.ids import new_id
-from domain.money import CurrencyCode
-from domain.periods import Period
-from domain.prices import Price, require_flat_amounts_in_minor_units
-from domain.runs import RealizationRun
-from domain.statuses import ChargeStatus
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import CurrencyCode
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import Price, require_flat_amounts_in_minor_units
+from chargeflow.domain.runs import RealizationRun
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class SettlementMode(StrEnum):

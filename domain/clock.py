@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from domain.timestamps import to_instant
+from chargeflow.domain.timestamps import to_instant
 
 
 class Clock(Protocol):

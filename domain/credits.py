@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.ids import new_id
-from domain.money import ZERO, Amount, BoundedPositiveAmount
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import ZERO, Amount, BoundedPositiveAmount
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class CreditGrant(BaseModel):

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from domain.durations import IsoDuration, add_duration
-from domain.ids import new_id
-from domain.money import CurrencyCode
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.durations import IsoDuration, add_duration
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import CurrencyCode
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class Customer(BaseModel):

@@ -13,8 +13,8 @@ from typing import Annotated
 import isodate
 from pydantic import AfterValidator
 
-from domain.errors import InvalidInputError
-from domain.timestamps import format_instant, to_instant
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.timestamps import format_instant, to_instant
 
 _ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 _LONGEST = datetime(2100, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.periods import Period
+from chargeflow.domain.periods import Period
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.ids import new_id
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class Feature(BaseModel):

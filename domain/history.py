@@ -12,10 +12,10 @@ from typing import Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.invoices import InvoiceStatus, InvoiceTrigger
-from domain.statuses import ChargeStatus
-from domain.timestamps import Instant
-from domain.triggers import Trigger
+from chargeflow.domain.invoices import InvoiceStatus, InvoiceTrigger
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import Instant
+from chargeflow.domain.triggers import Trigger
 
 StatusT = TypeVar("StatusT", ChargeStatus, InvoiceStatus)
 TriggerT = TypeVar("TriggerT", Trigger, InvoiceTrigger)

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from ulid import ULID
 
-from domain.errors import InvalidInputError
+from chargeflow.domain.errors import InvalidInputError
 
 SUFFIX_MIN_LENGTH = 4
 """The shortest tail of an id that is looked up (shorter text must be a whole id)."""

@@ -17,14 +17,14 @@ from typing import overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.customer import Customer
-from domain.ids import new_id
-from domain.money import ZERO, Amount, CurrencyCode, NonNegativeAmount
-from domain.periods import Period
-from domain.prices import Price
-from domain.runs import DetailedLine, Totals
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import ZERO, Amount, CurrencyCode, NonNegativeAmount
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import Price
+from chargeflow.domain.runs import DetailedLine, Totals
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class InvoiceKind(StrEnum):

@@ -29,7 +29,7 @@ from typing import Annotated
 import iso4217
 from pydantic import AfterValidator, BeforeValidator
 
-from domain.errors import InvalidCurrencyError, InvalidInputError
+from chargeflow.domain.errors import InvalidCurrencyError, InvalidInputError
 
 ZERO = Decimal(0)
 MAX_INTEGER_DIGITS = 15

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.timestamps import Instant
+from chargeflow.domain.timestamps import Instant
 
 
 class Period(BaseModel):

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from domain.money import (
+from chargeflow.domain.money import (
     ZERO,
     BoundedNonNegativeAmount,
     BoundedPositiveAmount,

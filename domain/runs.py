@@ -15,10 +15,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.credits import CreditAllocation, remaining_by_allocation
-from domain.ids import new_id
-from domain.money import ZERO, Amount, NonNegativeAmount
-from domain.timestamps import Instant
+from chargeflow.domain.credits import CreditAllocation, remaining_by_allocation
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import ZERO, Amount, NonNegativeAmount
+from chargeflow.domain.timestamps import Instant
 
 
 class RunType(StrEnum):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from domain.errors import InvalidInputError, NotFoundError
+from chargeflow.domain.errors import InvalidInputError, NotFoundError
 
 
 def storable(value: str) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from domain.errors import InvalidInputError
+from chargeflow.domain.errors import InvalidInputError
 
 EARLIEST_YEAR = 1970
 LATEST_YEAR = 9998

@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.statuses import ChargeStatus
-from domain.timestamps import Instant
-from domain.triggers import Trigger
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import Instant
+from chargeflow.domain.triggers import Trigger
 
 
 class TriggerVerdict(StrEnum):

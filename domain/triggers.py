@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from domain.periods import Period
-from domain.timestamps import Instant
+from chargeflow.domain.periods import Period
+from chargeflow.domain.timestamps import Instant
 
 
 class Trigger(StrEnum):

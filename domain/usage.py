@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.ids import new_id
-from domain.money import BoundedAmount
-from domain.text import Text
-from domain.timestamps import Instant
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import BoundedAmount
+from chargeflow.domain.text import Text
+from chargeflow.domain.timestamps import Instant
 
 
 class UsageEvent(BaseModel):

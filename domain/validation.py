@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from domain.errors import InvalidInputError
+from chargeflow.domain.errors import InvalidInputError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.customer import Customer
-from domain.ids import new_id
-from domain.invoices import InvoiceLine
-from domain.periods import Period
-from domain.prices import TieredVolumePrice
-from domain.timestamps import format_instant
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.invoices import InvoiceLine
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import TieredVolumePrice
+from chargeflow.domain.timestamps import format_instant
 
 
 def billed_in_parts(customer: Customer, line: InvoiceLine) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from domain.errors import (
+from chargeflow.domain.errors import (
     ChargeflowError,
     InvalidInputError,
     NoLinesToInvoiceError,
@@ -17,8 +17,8 @@ from domain.errors import (
     PaymentAlreadySettledError,
     TriggerNotPermittedError,
 )
-from domain.history import InvoiceTransition
-from domain.invoices import (
+from chargeflow.domain.history import InvoiceTransition
+from chargeflow.domain.invoices import (
     Invoice,
     InvoiceLine,
     InvoicePreview,
@@ -30,18 +30,18 @@ from domain.invoices import (
     UnbilledLine,
     sum_totals,
 )
-from domain.money import bounded
-from domain.periods import Period
-from domain.prices import require_flat_amounts_in_minor_units
-from domain.timestamps import format_instant, to_instant
-from domain.validation import build, validated
-from engines import driver, invoicing
-from engines.gathering import gathering_invoice
-from engines.invoice_calculation import by_engine
-from engines.invoice_lifecycle import INVOICES
-from engines.line_engines import LINE_ENGINES
-from engines.operation import Operation, Operations
-from engines.sweeps import AdvanceReport, Sweep, sweep
+from chargeflow.domain.money import bounded
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import require_flat_amounts_in_minor_units
+from chargeflow.domain.timestamps import format_instant, to_instant
+from chargeflow.domain.validation import build, validated
+from chargeflow.engines import driver, invoicing
+from chargeflow.engines.gathering import gathering_invoice
+from chargeflow.engines.invoice_calculation import by_engine
+from chargeflow.engines.invoice_lifecycle import INVOICES
+from chargeflow.engines.line_engines import LINE_ENGINES
+from chargeflow.engines.operation import Operation, Operations
+from chargeflow.engines.sweeps import AdvanceReport, Sweep, sweep
 
 PaymentEvent = Literal["authorized", "paid"]
 """What `record_payment` records: the payment was authorized, or paid (settled)."""

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from domain.customer import Customer
-from domain.errors import ConflictError, NotFoundError
-from domain.feature import Feature
-from domain.validation import build
-from engines.operation import Operation
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import ConflictError, NotFoundError
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.validation import build
+from chargeflow.engines.operation import Operation
 
 
 def create_customer(

@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.effects import DeleteGatheringLine, InvoiceEffect
-from domain.errors import InvalidTriggerArgumentError, LedgerError
-from domain.invoices import InvoiceLine, LineStatus
-from domain.money import ZERO
-from domain.periods import Period
-from domain.runs import InvoiceUsage, RealizationRun, RunType
-from domain.triggers import (
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.effects import DeleteGatheringLine, InvoiceEffect
+from chargeflow.domain.errors import InvalidTriggerArgumentError, LedgerError
+from chargeflow.domain.invoices import InvoiceLine, LineStatus
+from chargeflow.domain.money import ZERO
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import InvoiceUsage, RealizationRun, RunType
+from chargeflow.domain.triggers import (
     Delete,
     DeletePolicy,
     InvoiceCreated,
@@ -28,14 +28,14 @@ from domain.triggers import (
     Trigger,
     TriggerArgument,
 )
-from engines import period_changes
-from engines.features import current_feature_id
-from engines.ledger import AllocationMode, available_credit
-from engines.operation import Operation
-from engines.runs import create_rated_run, require_current_run, rerate
-from engines.voiding import give_back_credits, void_run
-from statemachines.actions import ChargeAction
-from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+from chargeflow.engines import period_changes
+from chargeflow.engines.features import current_feature_id
+from chargeflow.engines.ledger import AllocationMode, available_credit
+from chargeflow.engines.operation import Operation
+from chargeflow.engines.runs import create_rated_run, require_current_run, rerate
+from chargeflow.engines.voiding import give_back_credits, void_run
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 NO_EFFECTS: Sequence[InvoiceEffect] = ()
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from domain.charge import UsageBasedCharge
-from domain.effects import InvoiceEffect
-from domain.history import ChargeTransition
-from domain.statuses import ChargeStatus
-from domain.timestamps import format_instant
-from domain.triggers import PeriodChange, Trigger, TriggerArgument
-from engines import charge_actions, driver, invoice_effects
-from engines.operation import Operation
-from statemachines.actions import ChargeAction
-from statemachines.registry import CHARGE_MACHINES, ChargeMachine
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.effects import InvoiceEffect
+from chargeflow.domain.history import ChargeTransition
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.domain.triggers import PeriodChange, Trigger, TriggerArgument
+from chargeflow.engines import charge_actions, driver, invoice_effects
+from chargeflow.engines.operation import Operation
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.registry import CHARGE_MACHINES, ChargeMachine
 
 
 class ChargeLifecycle:

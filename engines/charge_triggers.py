@@ -11,14 +11,19 @@ them from being written.
 
 from __future__ import annotations
 
-from domain.charge import UsageBasedCharge
-from domain.errors import ChargeflowError
-from domain.statuses import ChargeStatus
-from domain.trigger_options import ChargeTriggers, FailingGuard, TriggerOption, TriggerVerdict
-from domain.triggers import BILLING_TRIGGERS
-from engines import charge_lifecycle
-from engines.charge_lifecycle import CHARGES
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.errors import ChargeflowError
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.trigger_options import (
+    ChargeTriggers,
+    FailingGuard,
+    TriggerOption,
+    TriggerVerdict,
+)
+from chargeflow.domain.triggers import BILLING_TRIGGERS
+from chargeflow.engines import charge_lifecycle
+from chargeflow.engines.charge_lifecycle import CHARGES
+from chargeflow.engines.operation import Operation
 
 
 def charge_triggers(op: Operation, charge_id: str) -> ChargeTriggers:

@@ -13,34 +13,34 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.charge import ChargeIntent, SettlementMode, UsageBasedCharge
-from domain.customer import Customer
-from domain.errors import (
+from chargeflow.domain.charge import ChargeIntent, SettlementMode, UsageBasedCharge
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import (
     ConflictError,
     InvalidInputError,
     InvalidTriggerArgumentError,
     NotFoundError,
     TriggerNotPermittedError,
 )
-from domain.history import ChargeTransition
-from domain.text import storable
-from domain.timestamps import to_instant
-from domain.triggers import (
+from chargeflow.domain.history import ChargeTransition
+from chargeflow.domain.text import storable
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.domain.triggers import (
     BILLING_TRIGGERS,
     TRIGGER_ARGUMENTS,
     DeletePolicy,
     Trigger,
     TriggerArgument,
 )
-from domain.validation import build
-from engines import charge_lifecycle, driver
-from engines.charge_lifecycle import CHARGES
-from engines.gathering import add_charge_line
-from engines.operation import Operation, Operations
-from engines.period_changes import refuse_while_billing_advances
-from engines.sweeps import AdvanceReport, Sweep, sweep
-from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
-from statemachines.registry import CHARGE_SPECS
+from chargeflow.domain.validation import build
+from chargeflow.engines import charge_lifecycle, driver
+from chargeflow.engines.charge_lifecycle import CHARGES
+from chargeflow.engines.gathering import add_charge_line
+from chargeflow.engines.operation import Operation, Operations
+from chargeflow.engines.period_changes import refuse_while_billing_advances
+from chargeflow.engines.sweeps import AdvanceReport, Sweep, sweep
+from chargeflow.statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+from chargeflow.statemachines.registry import CHARGE_SPECS
 
 
 def create_charge(

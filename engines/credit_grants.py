@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.credits import CreditGrant
-from domain.money import require_minor_units
-from domain.validation import build
-from engines.ledger import available_credit
-from engines.operation import Operation
+from chargeflow.domain.credits import CreditGrant
+from chargeflow.domain.money import require_minor_units
+from chargeflow.domain.validation import build
+from chargeflow.engines.ledger import available_credit
+from chargeflow.engines.operation import Operation
 
 
 def grant_credit(

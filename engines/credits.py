@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain.charge import UsageBasedCharge
-from domain.credits import CreditAllocation
-from domain.errors import CreditAllocationMismatchError, InsufficientFundsError
-from domain.money import ZERO
-from domain.runs import RealizationRun
-from domain.triggers import Trigger
-from engines.ledger import AllocationMode, AllocationRequest, CorrectionDraft, CorrectionRequest
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.credits import CreditAllocation
+from chargeflow.domain.errors import CreditAllocationMismatchError, InsufficientFundsError
+from chargeflow.domain.money import ZERO
+from chargeflow.domain.runs import RealizationRun
+from chargeflow.domain.triggers import Trigger
+from chargeflow.engines.ledger import (
+    AllocationMode,
+    AllocationRequest,
+    CorrectionDraft,
+    CorrectionRequest,
+)
+from chargeflow.engines.operation import Operation
 
 
 def allocate(

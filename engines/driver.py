@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Protocol, TypeVar, cast
 
-from domain.effects import InvoiceEffect
-from domain.triggers import TriggerArgument
-from engines.operation import Operation
-from statemachines.binding import BoundMachine
+from chargeflow.domain.effects import InvoiceEffect
+from chargeflow.domain.triggers import TriggerArgument
+from chargeflow.engines.operation import Operation
+from chargeflow.statemachines.binding import BoundMachine
 
 Subject = TypeVar("Subject")
 S = TypeVar("S", bound=StrEnum)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.charge import UsageBasedCharge
-from domain.errors import NotFoundError
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.errors import NotFoundError
+from chargeflow.engines.operation import Operation
 
 
 def current_feature_id(op: Operation, charge: UsageBasedCharge) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.charge import UsageBasedCharge
-from domain.invoices import Invoice, InvoiceKind, InvoiceLine, LineEngineType, LineStatus
-from domain.periods import Period
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.invoices import Invoice, InvoiceKind, InvoiceLine, LineEngineType, LineStatus
+from chargeflow.domain.periods import Period
+from chargeflow.engines.operation import Operation
 
 
 def gathering_invoice(op: Operation, customer_id: str, currency: str) -> Invoice:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from domain.errors import InvalidInputError, NotFoundError
-from domain.ids import IdKind, id_suffix
-from engines.operation import Operation
-from persistence.ports import UnitOfWork
+from chargeflow.domain.errors import InvalidInputError, NotFoundError
+from chargeflow.domain.ids import IdKind, id_suffix
+from chargeflow.engines.operation import Operation
+from chargeflow.persistence.ports import UnitOfWork
 
 CANDIDATES_SHOWN = 5
 """How many of the ids an ambiguous text matches the error names."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from domain.invoices import Invoice, InvoiceLine
-from engines.invoice_calculation import by_engine, recalculate
-from engines.line_engines import LINE_ENGINES, same_ids
-from engines.operation import Operation
-from statemachines.invoice import InvoiceAction
+from chargeflow.domain.invoices import Invoice, InvoiceLine
+from chargeflow.engines.invoice_calculation import by_engine, recalculate
+from chargeflow.engines.line_engines import LINE_ENGINES, same_ids
+from chargeflow.engines.operation import Operation
+from chargeflow.statemachines.invoice import InvoiceAction
 
 
 def complete_collection(op: Operation, invoice: Invoice) -> None:

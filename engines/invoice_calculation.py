@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.invoices import Invoice, InvoiceLine, LineEngineType, sum_totals
-from engines.line_engines import LINE_ENGINES
-from engines.operation import Operation
+from chargeflow.domain.invoices import Invoice, InvoiceLine, LineEngineType, sum_totals
+from chargeflow.engines.line_engines import LINE_ENGINES
+from chargeflow.engines.operation import Operation
 
 
 def by_engine(lines: Sequence[InvoiceLine]) -> dict[LineEngineType, list[InvoiceLine]]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from domain.effects import DeleteGatheringLine, DeleteStandardLine, UpsertGatheringLine
-from domain.errors import InvalidLineError
-from domain.invoices import InvoiceStatus, collection_at, sum_totals
-from engines.gathering import add_charge_line
-from engines.operation import Operation
+from chargeflow.domain.effects import DeleteGatheringLine, DeleteStandardLine, UpsertGatheringLine
+from chargeflow.domain.errors import InvalidLineError
+from chargeflow.domain.invoices import InvoiceStatus, collection_at, sum_totals
+from chargeflow.engines.gathering import add_charge_line
+from chargeflow.engines.operation import Operation
 
 _DRAFTS = frozenset(status for status in InvoiceStatus if status.value.startswith("draft."))
 _BEFORE_COLLECTION = frozenset(

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from domain.effects import InvoiceEffect
-from domain.errors import InvalidInputError
-from domain.history import InvoiceTransition
-from domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
-from domain.triggers import TriggerArgument
-from engines.invoice_actions import INVOICE_ACTIONS
-from engines.operation import Operation
-from statemachines.invoice import InvoiceAction
-from statemachines.registry import INVOICE_MACHINE, InvoiceMachine
+from chargeflow.domain.effects import InvoiceEffect
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.history import InvoiceTransition
+from chargeflow.domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
+from chargeflow.domain.triggers import TriggerArgument
+from chargeflow.engines.invoice_actions import INVOICE_ACTIONS
+from chargeflow.engines.operation import Operation
+from chargeflow.statemachines.invoice import InvoiceAction
+from chargeflow.statemachines.registry import INVOICE_MACHINE, InvoiceMachine
 
 
 class InvoiceLifecycle:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from domain.customer import Customer
-from domain.invoices import (
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.invoices import (
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -23,10 +23,10 @@ from domain.invoices import (
     UnbilledLine,
     collection_at,
 )
-from engines.billable import billed_part, rest_of
-from engines.invoice_calculation import by_engine, recalculate
-from engines.line_engines import LINE_ENGINES, same_ids
-from engines.operation import Operation
+from chargeflow.engines.billable import billed_part, rest_of
+from chargeflow.engines.invoice_calculation import by_engine, recalculate
+from chargeflow.engines.line_engines import LINE_ENGINES, same_ids
+from chargeflow.engines.operation import Operation
 
 
 class _NothingBilled(Exception):  # noqa: N818 -- a signal to roll the invoice back, never raised out

@@ -16,13 +16,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from domain.charge import UsageBasedCharge
-from domain.credits import CreditAllocation
-from domain.ids import new_id
-from domain.money import ZERO
-from domain.periods import Period
-from domain.runs import RealizationRun
-from persistence.ports import GrantBalance, UnitOfWork
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.credits import CreditAllocation
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import ZERO
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import RealizationRun
+from chargeflow.persistence.ports import GrantBalance, UnitOfWork
 
 
 class AllocationMode(StrEnum):

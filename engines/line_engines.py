@@ -14,23 +14,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from domain.charge import UsageBasedCharge
-from domain.customer import Customer
-from domain.errors import ChargeflowError, InvalidLineError, TransitionRefusedError
-from domain.invoices import AppliedCredit, Invoice, InvoiceLine, LineEngineType, LineStatus
-from domain.money import ZERO
-from domain.periods import Period
-from domain.runs import RealizationRun, Totals
-from domain.statuses import ChargeStatus
-from domain.timestamps import format_instant
-from domain.triggers import InvoiceCreated, InvoiceIssued, Trigger
-from engines import charge_lifecycle, driver, payments
-from engines.billable import billable_end, preview_end
-from engines.charge_lifecycle import CHARGES
-from engines.operation import Operation
-from engines.rating import rate
-from engines.runs import earlier_runs, rate_run
-from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import ChargeflowError, InvalidLineError, TransitionRefusedError
+from chargeflow.domain.invoices import (
+    AppliedCredit,
+    Invoice,
+    InvoiceLine,
+    LineEngineType,
+    LineStatus,
+)
+from chargeflow.domain.money import ZERO
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import RealizationRun, Totals
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.domain.triggers import InvoiceCreated, InvoiceIssued, Trigger
+from chargeflow.engines import charge_lifecycle, driver, payments
+from chargeflow.engines.billable import billable_end, preview_end
+from chargeflow.engines.charge_lifecycle import CHARGES
+from chargeflow.engines.operation import Operation
+from chargeflow.engines.rating import rate
+from chargeflow.engines.runs import earlier_runs, rate_run
+from chargeflow.statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 _log = logging.getLogger("chargeflow.engines")
 

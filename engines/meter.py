@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.charge import UsageBasedCharge
-from domain.periods import Period
-from engines.features import current_feature_id
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.periods import Period
+from chargeflow.engines.features import current_feature_id
+from chargeflow.engines.operation import Operation
 
 
 def snapshot(

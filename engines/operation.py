@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from domain.clock import Clock, SystemClock
-from domain.customer import Customer
-from domain.effects import InvoiceEffect
-from domain.errors import UnappliedEffectsError
-from domain.history import SYSTEM_ACTOR, TransitionRecord
-from engines.ledger import Ledger, LedgerFactory
-from persistence.ports import UnitOfWork, UnitOfWorkFactory
+from chargeflow.domain.clock import Clock, SystemClock
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.effects import InvoiceEffect
+from chargeflow.domain.errors import UnappliedEffectsError
+from chargeflow.domain.history import SYSTEM_ACTOR, TransitionRecord
+from chargeflow.engines.ledger import Ledger, LedgerFactory
+from chargeflow.persistence.ports import UnitOfWork, UnitOfWorkFactory
 
 _log = logging.getLogger("chargeflow.engines")
 

@@ -4,11 +4,15 @@ records nothing."""
 
 from __future__ import annotations
 
-from domain.charge import UsageBasedCharge
-from domain.errors import LedgerError, PaymentAlreadyAuthorizedError, PaymentAlreadySettledError
-from domain.invoices import Invoice, InvoiceLine
-from domain.runs import Payment, PaymentStatus, RealizationRun
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.errors import (
+    LedgerError,
+    PaymentAlreadyAuthorizedError,
+    PaymentAlreadySettledError,
+)
+from chargeflow.domain.invoices import Invoice, InvoiceLine
+from chargeflow.domain.runs import Payment, PaymentStatus, RealizationRun
+from chargeflow.engines.operation import Operation
 
 
 def authorize(op: Operation, invoice: Invoice, line: InvoiceLine, charge: UsageBasedCharge) -> None:

@@ -12,21 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.effects import DeleteGatheringLine, InvoiceEffect, UpsertGatheringLine
-from domain.errors import (
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.effects import DeleteGatheringLine, InvoiceEffect, UpsertGatheringLine
+from chargeflow.domain.errors import (
     InvalidInputError,
     InvalidPeriodChangeError,
     RetryAfterBillingAdvancesError,
 )
-from domain.periods import Period
-from domain.runs import RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import format_instant, to_instant
-from domain.triggers import PERIOD_CHANGES, PeriodChange, Trigger
-from engines.operation import Operation
-from engines.voiding import void_run
-from statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import format_instant, to_instant
+from chargeflow.domain.triggers import PERIOD_CHANGES, PeriodChange, Trigger
+from chargeflow.engines.operation import Operation
+from chargeflow.engines.voiding import void_run
+from chargeflow.statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 
 S = ChargeStatus
 

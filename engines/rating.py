@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, Decimal
 
-from domain.money import ZERO, exact_arithmetic, exact_sum, round_money
-from domain.prices import (
+from chargeflow.domain.money import ZERO, exact_arithmetic, exact_sum, round_money
+from chargeflow.domain.prices import (
     FlatPrice,
     PackagePrice,
     Price,
@@ -23,7 +23,7 @@ from domain.prices import (
     TieredVolumePrice,
     UnitPrice,
 )
-from domain.runs import DetailedLine
+from chargeflow.domain.runs import DetailedLine
 
 ONE = Decimal(1)
 

@@ -11,22 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from domain.charge import UsageBasedCharge
-from domain.errors import (
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.errors import (
     AmountOutOfRangeError,
     CurrentRunExistsError,
     NegativeTotalError,
     NoCurrentRunError,
 )
-from domain.money import MAX_INTEGER_DIGITS, ZERO, integer_digits
-from domain.runs import DetailedLine, RealizationRun, RunType, Totals
-from domain.triggers import Trigger
-from engines import credits
-from engines.features import current_feature_id
-from engines.ledger import AllocationMode
-from engines.meter import snapshot
-from engines.operation import Operation
-from engines.rating import amount_of, delta, rate_lines
+from chargeflow.domain.money import MAX_INTEGER_DIGITS, ZERO, integer_digits
+from chargeflow.domain.runs import DetailedLine, RealizationRun, RunType, Totals
+from chargeflow.domain.triggers import Trigger
+from chargeflow.engines import credits
+from chargeflow.engines.features import current_feature_id
+from chargeflow.engines.ledger import AllocationMode
+from chargeflow.engines.meter import snapshot
+from chargeflow.engines.operation import Operation
+from chargeflow.engines.rating import amount_of, delta, rate_lines
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from domain.errors import ChargeflowError, InvalidInputError, LockBusyError
-from engines.operation import Operation, Operations
+from chargeflow.domain.errors import ChargeflowError, InvalidInputError, LockBusyError
+from chargeflow.engines.operation import Operation, Operations
 
 _log = logging.getLogger("chargeflow.engines")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.errors import InvalidInputError
-from domain.periods import Period
-from domain.usage import UsageEvent
-from domain.validation import build, validated
-from engines.catalog import get_feature
-from engines.operation import Operation
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.periods import Period
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.domain.validation import build, validated
+from chargeflow.engines.catalog import get_feature
+from chargeflow.engines.operation import Operation
 
 
 def record_usage(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.charge import UsageBasedCharge
-from domain.effects import DeleteStandardLine, InvoiceEffect
-from domain.runs import RealizationRun, Totals
-from domain.triggers import Trigger
-from engines import credits
-from engines.operation import Operation
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.effects import DeleteStandardLine, InvoiceEffect
+from chargeflow.domain.runs import RealizationRun, Totals
+from chargeflow.domain.triggers import Trigger
+from chargeflow.engines import credits
+from chargeflow.engines.operation import Operation
 
 
 def give_back_credits(

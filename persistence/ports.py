@@ -16,16 +16,16 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self
 
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.credits import CreditAllocation, CreditGrant
-from domain.customer import Customer
-from domain.feature import Feature
-from domain.history import ChargeTransition, InvoiceTransition
-from domain.invoices import Invoice, InvoiceLine
-from domain.periods import Period
-from domain.runs import InvoiceUsage, Payment, RealizationRun
-from domain.statuses import ChargeStatus
-from domain.usage import UsageEvent
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.credits import CreditAllocation, CreditGrant
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.history import ChargeTransition, InvoiceTransition
+from chargeflow.domain.invoices import Invoice, InvoiceLine
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import InvoiceUsage, Payment, RealizationRun
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.usage import UsageEvent
 
 
 class CustomerRepository(Protocol):

@@ -17,8 +17,8 @@ from typing import Any, Generic, cast
 
 from transitions import EventData, Machine, MachineError
 
-from domain.errors import GuardFailedError, TriggerNotPermittedError
-from statemachines.spec import A, Guard, MachineSpec, Row, S, Subject, T
+from chargeflow.domain.errors import GuardFailedError, TriggerNotPermittedError
+from chargeflow.statemachines.spec import A, Guard, MachineSpec, Row, S, Subject, T
 
 Perform = Callable[[A, object | None], None]
 """Runs one entry action with the trigger's argument (a typed model, or None)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from domain.charge import UsageBasedCharge
-from domain.runs import RunType
-from domain.timestamps import format_instant
-from statemachines.spec import Guard
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.runs import RunType
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.statemachines.spec import Guard
 
 INTERNAL_COLLECTION_PERIOD = timedelta(minutes=1)
 """Usage stored within a minute of a cutoff may still be in flight; runs wait this long."""

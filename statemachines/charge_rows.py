@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.charge import UsageBasedCharge
-from domain.statuses import ChargeStatus
-from domain.triggers import Trigger
-from statemachines.actions import ChargeAction
-from statemachines.charge_guards import INSIDE_SERVICE_PERIOD
-from statemachines.spec import Row
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.charge_guards import INSIDE_SERVICE_PERIOD
+from chargeflow.statemachines.spec import Row
 
 ChargeRow = Row[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
 

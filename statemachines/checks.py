@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import MachineDefinitionError
-from statemachines.spec import MachineSpec
+from chargeflow.domain.errors import MachineDefinitionError
+from chargeflow.statemachines.spec import MachineSpec
 
 
 def definition_problems(spec: MachineSpec[Any, Any, Any, Any]) -> list[str]:

@@ -3,12 +3,12 @@ with cutoffs fixed when the run starts."""
 
 from __future__ import annotations
 
-from domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
-from domain.statuses import ChargeStatus, meta_status
-from domain.triggers import Trigger
-from statemachines.actions import ChargeAction
-from statemachines.charge_guards import AFTER_COLLECTION_PERIOD, AFTER_SERVICE_PERIOD
-from statemachines.charge_rows import (
+from chargeflow.domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
+from chargeflow.domain.statuses import ChargeStatus, meta_status
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.charge_guards import AFTER_COLLECTION_PERIOD, AFTER_SERVICE_PERIOD
+from chargeflow.statemachines.charge_rows import (
     ACTIVATE,
     ACTIVE_ACTIVATION,
     CREATED_ACTIVATION,
@@ -16,7 +16,7 @@ from statemachines.charge_rows import (
     delete_rows,
     period_change_rows,
 )
-from statemachines.spec import MachineSpec
+from chargeflow.statemachines.spec import MachineSpec
 
 S = ChargeStatus
 

@@ -8,17 +8,17 @@ the period, or waits for payment when it billed the rest (two rows with compleme
 
 from __future__ import annotations
 
-from domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
-from domain.statuses import ChargeStatus, meta_status
-from domain.triggers import Trigger
-from statemachines.actions import ChargeAction
-from statemachines.charge_guards import (
+from chargeflow.domain.charge import MODE_STATUSES, SettlementMode, UsageBasedCharge
+from chargeflow.domain.statuses import ChargeStatus, meta_status
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.charge_guards import (
     ALL_RUNS_SETTLED,
     LATEST_RUN_ENDS_AT_PERIOD_END,
     LATEST_RUN_ENDS_BEFORE_PERIOD_END,
     REALIZED_FOR_WHOLE_PERIOD,
 )
-from statemachines.charge_rows import (
+from chargeflow.statemachines.charge_rows import (
     ACTIVATE,
     ACTIVE_ACTIVATION,
     CREATED_ACTIVATION,
@@ -26,7 +26,7 @@ from statemachines.charge_rows import (
     delete_rows,
     period_change_rows,
 )
-from statemachines.spec import MachineSpec
+from chargeflow.statemachines.spec import MachineSpec
 
 S = ChargeStatus
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from domain.errors import InvalidInputError, MachineDefinitionError
-from statemachines.spec import MachineSpec, Row
+from chargeflow.domain.errors import InvalidInputError, MachineDefinitionError
+from chargeflow.statemachines.spec import MachineSpec, Row
 
 AnySpec = MachineSpec[Any, Any, Any, Any]
 Transition = tuple[StrEnum, StrEnum, StrEnum]

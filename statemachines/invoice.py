@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger, invoice_meta_status
-from statemachines.spec import Guard, MachineSpec, Row
+from chargeflow.domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger, invoice_meta_status
+from chargeflow.statemachines.spec import Guard, MachineSpec, Row
 
 S = InvoiceStatus
 T = InvoiceTrigger

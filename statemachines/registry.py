@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
-from domain.statuses import ChargeStatus
-from domain.triggers import Trigger
-from statemachines.actions import ChargeAction
-from statemachines.binding import BoundMachine
-from statemachines.checks import check_definition
-from statemachines.credit_only import CREDIT_ONLY
-from statemachines.credit_then_invoice import CREDIT_THEN_INVOICE
-from statemachines.invoice import INVOICE, InvoiceAction
-from statemachines.spec import MachineSpec
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.invoices import Invoice, InvoiceStatus, InvoiceTrigger
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.binding import BoundMachine
+from chargeflow.statemachines.checks import check_definition
+from chargeflow.statemachines.credit_only import CREDIT_ONLY
+from chargeflow.statemachines.credit_then_invoice import CREDIT_THEN_INVOICE
+from chargeflow.statemachines.invoice import INVOICE, InvoiceAction
+from chargeflow.statemachines.spec import MachineSpec
 
 ChargeSpec = MachineSpec[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]
 ChargeMachine = BoundMachine[ChargeStatus, Trigger, ChargeAction, UsageBasedCharge]

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from chargeflow import App, FrozenClock, open_app
-from persistence.sql import SqlDatabase
+from chargeflow.persistence.sql import SqlDatabase
 from tests.databases import (
     BACKENDS,
     SKIP_REASON,

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from persistence.sql import SqlDatabase
+from chargeflow.persistence.sql import SqlDatabase
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CHARGEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

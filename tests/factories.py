@@ -12,19 +12,19 @@ import pytest
 
 from chargeflow import App, FrozenClock
 from chargeflow.cli import main
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.customer import Customer
-from domain.ids import new_id
-from domain.invoices import Invoice, InvoiceKind, InvoiceStatus, LineStatus
-from domain.periods import Period
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
-from domain.triggers import DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
-from domain.usage import UsageEvent
-from engines import charge_lifecycle
-from engines.ledger import DatabaseLedger
-from engines.operation import Operations
-from persistence.sql import SqlDatabase
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.invoices import Invoice, InvoiceKind, InvoiceStatus, LineStatus
+from chargeflow.domain.periods import Period
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.domain.triggers import DeletePolicy, InvoiceCreated, Trigger, TriggerArgument
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.engines import charge_lifecycle
+from chargeflow.engines.ledger import DatabaseLedger
+from chargeflow.engines.operation import Operations
+from chargeflow.persistence.sql import SqlDatabase
 
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
 FEATURE = "api_requests"

@@ -12,6 +12,7 @@ from typing import get_args
 import pytest
 
 from chargeflow import App, FrozenClock, open_app
+from chargeflow.domain.errors import NotFoundError
 from chargeflow.scenarios import (
     ScenarioFailure,
     ScenarioFormatError,
@@ -22,7 +23,6 @@ from chargeflow.scenarios import (
 )
 from chargeflow.scenarios.actions import Action, CreateCharge, GrantCredits
 from chargeflow.scenarios.performing import Performer
-from domain.errors import NotFoundError
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
 

@@ -22,7 +22,7 @@ from chargeflow.cli.charges import charges_cli
 from chargeflow.cli.invoices import invoices_cli
 from chargeflow.cli.session import Session, configure_logging, database_url, err, out
 from chargeflow.cli.tools import db_cli, demo, diagram, scenario_cli, worker
-from domain.errors import ChargeflowError
+from chargeflow.domain.errors import ChargeflowError
 
 cli = typer.Typer(
     name="chargeflow",

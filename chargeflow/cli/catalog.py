@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from chargeflow.cli.session import session_of
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.ids import IdKind
 from chargeflow.presenting import (
     customers_table,
     features_table,
@@ -15,9 +18,6 @@ from chargeflow.presenting import (
     show_customer,
     usage_table,
 )
-from domain.customer import Customer
-from domain.errors import InvalidInputError
-from domain.ids import IdKind
 
 customers_cli = typer.Typer(help="Customers and their billing profile.", no_args_is_help=True)
 features_cli = typer.Typer(help="Metered features.", no_args_is_help=True)

@@ -12,13 +12,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from chargeflow.cli.session import Session, err, session_of
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.ids import IdKind
+from chargeflow.domain.timestamps import format_instant
+from chargeflow.domain.triggers import DeletePolicy
+from chargeflow.engines.sweeps import AdvanceReport
 from chargeflow.presenting import charges_table, explain_view, history_table, show_charge
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.errors import InvalidInputError
-from domain.ids import IdKind
-from domain.timestamps import format_instant
-from domain.triggers import DeletePolicy
-from engines.sweeps import AdvanceReport
 
 charges_cli = typer.Typer(help="Usage-based charges.", no_args_is_help=True)
 

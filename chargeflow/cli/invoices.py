@@ -10,6 +10,8 @@ from rich.text import Text
 
 from chargeflow.cli.charges import sweep
 from chargeflow.cli.session import EXIT_NOTHING_TO_DO, Session, session_of
+from chargeflow.domain.errors import InvalidInputError, NoLinesToInvoiceError
+from chargeflow.domain.ids import IdKind
 from chargeflow.presenting import (
     history_table,
     invoices_table,
@@ -18,8 +20,6 @@ from chargeflow.presenting import (
     preview_table,
     show_invoice,
 )
-from domain.errors import InvalidInputError, NoLinesToInvoiceError
-from domain.ids import IdKind
 
 invoices_cli = typer.Typer(help="Gathering lines and standard invoices.", no_args_is_help=True)
 

@@ -21,12 +21,12 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from chargeflow.app import App, open_app
+from chargeflow.domain.clock import Clock, FrozenClock, SystemClock
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.history import TransitionRecord
+from chargeflow.domain.ids import IdKind
+from chargeflow.domain.timestamps import format_instant
 from chargeflow.presenting import as_json, is_wide
-from domain.clock import Clock, FrozenClock, SystemClock
-from domain.errors import InvalidInputError
-from domain.history import TransitionRecord
-from domain.ids import IdKind
-from domain.timestamps import format_instant
 
 out = Console()
 """Standard output (rich sizes it to the terminal; 80 columns when piped)."""

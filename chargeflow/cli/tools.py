@@ -20,14 +20,14 @@ from chargeflow import demo as demo_module
 from chargeflow.app import Schema, open_app, open_schema
 from chargeflow.cli.session import configure_logging, err, out, session_of
 from chargeflow.diagrams import charge_diagram, svg_from_dot
+from chargeflow.domain.clock import FrozenClock
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.ids import IdKind
+from chargeflow.domain.timestamps import format_instant
 from chargeflow.scenarios import ScenarioFailure, StepReport, load_scenario, run_scenario
+from chargeflow.statemachines.diagrams import render_dot, render_mermaid
+from chargeflow.statemachines.registry import SPECS
 from chargeflow.worker import Round
-from domain.clock import FrozenClock
-from domain.errors import InvalidInputError
-from domain.ids import IdKind
-from domain.timestamps import format_instant
-from statemachines.diagrams import render_dot, render_mermaid
-from statemachines.registry import SPECS
 
 db_cli = typer.Typer(
     help="chargeflow's schema (Alembic, with its own version table).", no_args_is_help=True

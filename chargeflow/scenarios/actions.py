@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
+from chargeflow.domain.money import Amount
+from chargeflow.domain.timestamps import Instant
 from chargeflow.scenarios.aliases import AliasUse
 from chargeflow.scenarios.strict import StrictModel
-from domain.money import Amount
-from domain.timestamps import Instant
 
 
 class _Action(StrictModel):

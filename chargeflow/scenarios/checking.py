@@ -17,6 +17,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from chargeflow.app import App
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.errors import ChargeflowError, NotFoundError
+from chargeflow.domain.invoices import Invoice, InvoiceLine
+from chargeflow.domain.runs import DetailedLine, InvoiceUsage, Payment, RealizationRun, Totals
+from chargeflow.domain.timestamps import format_instant
 from chargeflow.scenarios.aliases import Bindings
 from chargeflow.scenarios.expectations import (
     ChargeExpectation,
@@ -29,11 +34,6 @@ from chargeflow.scenarios.expectations import (
     LineExpectation,
     RunExpectation,
 )
-from domain.charge import UsageBasedCharge
-from domain.errors import ChargeflowError, NotFoundError
-from domain.invoices import Invoice, InvoiceLine
-from domain.runs import DetailedLine, InvoiceUsage, Payment, RealizationRun, Totals
-from domain.timestamps import format_instant
 
 _Item = TypeVar("_Item")
 

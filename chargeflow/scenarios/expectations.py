@@ -15,15 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from chargeflow.domain import errors
+from chargeflow.domain.errors import ChargeflowError
+from chargeflow.domain.invoices import InvoiceStatus, LineEngineType, LineStatus
+from chargeflow.domain.money import Amount
+from chargeflow.domain.runs import PaymentStatus, RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import Instant
 from chargeflow.scenarios.aliases import AliasUse
 from chargeflow.scenarios.strict import StrictModel
-from domain import errors
-from domain.errors import ChargeflowError
-from domain.invoices import InvoiceStatus, LineEngineType, LineStatus
-from domain.money import Amount
-from domain.runs import PaymentStatus, RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import Instant
 
 ERROR_TYPES: Mapping[str, type[ChargeflowError]] = {
     name: value

@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from chargeflow.domain.errors import InvalidInputError
 from chargeflow.scenarios.actions import ACTION_NAMES
 from chargeflow.scenarios.aliases import AliasKind, AliasUse
 from chargeflow.scenarios.model import Scenario
-from domain.errors import InvalidInputError
 
 
 class ScenarioFormatError(InvalidInputError):

@@ -74,11 +74,11 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from chargeflow.domain.timestamps import Instant
 from chargeflow.scenarios.actions import ACTION_NAMES, Action
 from chargeflow.scenarios.aliases import AliasUse
 from chargeflow.scenarios.expectations import ErrorExpectation, Expectation
 from chargeflow.scenarios.strict import StrictModel
-from domain.timestamps import Instant
 
 _STEP_KEYS = ("clock", "expect", "expect_error")
 

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chargeflow.app import App
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.clock import FrozenClock
+from chargeflow.domain.errors import ChargeflowError
+from chargeflow.domain.invoices import Invoice
 from chargeflow.scenarios.actions import Action
 from chargeflow.scenarios.aliases import Bindings
 from chargeflow.scenarios.checking import Checker, show
 from chargeflow.scenarios.model import Scenario, Step
 from chargeflow.scenarios.performing import Performer, UnperformableStepError
-from domain.charge import UsageBasedCharge
-from domain.clock import FrozenClock
-from domain.errors import ChargeflowError
-from domain.invoices import Invoice
 
 
 class ScenarioFailure(AssertionError):  # noqa: N818 -- a failed check, not an error

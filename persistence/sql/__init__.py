@@ -5,7 +5,7 @@ port of `persistence.ports`, and it migrates the schema with Alembic. Nothing ou
 `chargeflow` (the application shell) and the tests should import from here.
 """
 
-from persistence.sql.database import SqlDatabase
-from persistence.sql.schema import Revision, revisions
+from chargeflow.persistence.sql.database import SqlDatabase
+from chargeflow.persistence.sql.schema import Revision, revisions
 
 __all__ = ["Revision", "SqlDatabase", "revisions"]

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, select, true, tuple_, update
 
-from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
-from domain.credits import CreditAllocation
-from domain.errors import NotFoundError
-from domain.ids import new_id
-from domain.periods import Period
-from domain.prices import PRICE_ADAPTER
-from domain.runs import (
+from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
+from chargeflow.domain.credits import CreditAllocation
+from chargeflow.domain.errors import NotFoundError
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.runs import (
     DetailedLine,
     InvoiceUsage,
     Payment,
@@ -33,9 +33,9 @@ from domain.runs import (
     RunType,
     Totals,
 )
-from domain.statuses import ChargeStatus
-from persistence.sql.errors import loading
-from persistence.sql.repository import (
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.repository import (
     AnyRow,
     Savepoints,
     SqlRepository,
@@ -44,7 +44,7 @@ from persistence.sql.repository import (
     flat_values,
     ids_matching,
 )
-from persistence.sql.tables import (
+from chargeflow.persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
     DETAILED_LINES,

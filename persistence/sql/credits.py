@@ -10,12 +10,17 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from domain.credits import CreditGrant
-from domain.errors import LockBusyError
-from domain.money import ZERO, exact_arithmetic
-from persistence.ports import GrantBalance
-from persistence.sql.repository import Savepoints, SqlRepository, flat_record, flat_values
-from persistence.sql.tables import CREDIT_GRANTS, CREDIT_OVERDRAFTS
+from chargeflow.domain.credits import CreditGrant
+from chargeflow.domain.errors import LockBusyError
+from chargeflow.domain.money import ZERO, exact_arithmetic
+from chargeflow.persistence.ports import GrantBalance
+from chargeflow.persistence.sql.repository import (
+    Savepoints,
+    SqlRepository,
+    flat_record,
+    flat_values,
+)
+from chargeflow.persistence.sql.tables import CREDIT_GRANTS, CREDIT_OVERDRAFTS
 
 _CREDIT_LOCK = "chargeflow.credit:"
 """The prefix of a customer's credit lock key."""

@@ -10,18 +10,18 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from domain.customer import Customer
-from domain.errors import NotFoundError
-from domain.feature import Feature
-from domain.invoices import LineStatus
-from persistence.sql.repository import (
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import NotFoundError
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.invoices import LineStatus
+from chargeflow.persistence.sql.repository import (
     SqlRepository,
     claimed,
     flat_record,
     flat_values,
     ids_matching,
 )
-from persistence.sql.tables import CUSTOMERS, FEATURES, INVOICE_LINES
+from chargeflow.persistence.sql.tables import CUSTOMERS, FEATURES, INVOICE_LINES
 
 
 class SqlCustomerRepository(SqlRepository):

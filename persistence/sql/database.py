@@ -19,8 +19,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from domain.errors import InvalidInputError, PersistenceError, SchemaNotReadyError
-from persistence.ports import (
+from chargeflow.domain.errors import InvalidInputError, PersistenceError, SchemaNotReadyError
+from chargeflow.persistence.ports import (
     ChargeRepository,
     CreditRepository,
     CustomerRepository,
@@ -29,15 +29,15 @@ from persistence.ports import (
     TransitionLog,
     UsageRepository,
 )
-from persistence.sql import schema
-from persistence.sql.charges import SqlChargeRepository
-from persistence.sql.credits import SqlCreditRepository
-from persistence.sql.customers import SqlCustomerRepository, SqlFeatureRepository
-from persistence.sql.errors import database_errors, domain_error
-from persistence.sql.history import SqlTransitionLog
-from persistence.sql.invoices import SqlInvoiceRepository
-from persistence.sql.repository import Savepoints
-from persistence.sql.usage import SqlUsageRepository
+from chargeflow.persistence.sql import schema
+from chargeflow.persistence.sql.charges import SqlChargeRepository
+from chargeflow.persistence.sql.credits import SqlCreditRepository
+from chargeflow.persistence.sql.customers import SqlCustomerRepository, SqlFeatureRepository
+from chargeflow.persistence.sql.errors import database_errors, domain_error
+from chargeflow.persistence.sql.history import SqlTransitionLog
+from chargeflow.persistence.sql.invoices import SqlInvoiceRepository
+from chargeflow.persistence.sql.repository import Savepoints
+from chargeflow.persistence.sql.usage import SqlUsageRepository
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 

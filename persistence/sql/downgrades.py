@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import text
 
-from domain.errors import DowngradeRefusedError
+from chargeflow.domain.errors import DowngradeRefusedError
 
 _NAMED = 10
 """How many row ids a refusal names (and how many more it counts)."""

@@ -11,7 +11,12 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from domain.errors import ChargeflowError, ConflictError, CorruptRecordError, PersistenceError
+from chargeflow.domain.errors import (
+    ChargeflowError,
+    ConflictError,
+    CorruptRecordError,
+    PersistenceError,
+)
 
 
 def domain_error(error: SQLAlchemyError) -> ChargeflowError:

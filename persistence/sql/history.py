@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, select
 
-from domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
-from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, Savepoints, SqlRepository
-from persistence.sql.tables import TRANSITIONS
+from chargeflow.domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
+from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.repository import AnyRow, Savepoints, SqlRepository
+from chargeflow.persistence.sql.tables import TRANSITIONS
 
 R = TypeVar("R", ChargeTransition, InvoiceTransition)
 

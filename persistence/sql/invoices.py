@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, and_, bindparam, delete, select, tuple_, update
 
-from domain.errors import NotFoundError
-from domain.invoices import (
+from chargeflow.domain.errors import NotFoundError
+from chargeflow.domain.invoices import (
     AppliedCredit,
     Invoice,
     InvoiceKind,
@@ -26,12 +26,12 @@ from domain.invoices import (
     LineEngineType,
     LineStatus,
 )
-from domain.periods import Period
-from domain.prices import PRICE_ADAPTER
-from domain.runs import DetailedLine, Totals
-from persistence.sql.errors import loading
-from persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
-from persistence.sql.tables import INVOICE_LINES, INVOICES
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.runs import DetailedLine, Totals
+from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
+from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
 _DETAILED_LINES: TypeAdapter[tuple[DetailedLine, ...]] = TypeAdapter(tuple[DetailedLine, ...])

@@ -32,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import NestedTransaction
 from sqlalchemy.sql.dml import UpdateBase
 
-from domain.errors import NotFoundError
-from domain.money import ZERO, exact_arithmetic
-from persistence.sql.errors import database_errors, loading
+from chargeflow.domain.errors import NotFoundError
+from chargeflow.domain.money import ZERO, exact_arithmetic
+from chargeflow.persistence.sql.errors import database_errors, loading
 
 M = TypeVar("M", bound=BaseModel)
 AnyRow = Row[*tuple[Any, ...]]

@@ -24,8 +24,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
-from domain.errors import PersistenceError
-from persistence.sql.errors import database_errors
+from chargeflow.domain.errors import PersistenceError
+from chargeflow.persistence.sql.errors import database_errors
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 """The Alembic script directory (``env.py``, ``versions/``)."""

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 _NOT_ARCHIVED = text("archived_at IS NULL")
 _GATHERING = text("kind = 'gathering'")

@@ -14,11 +14,16 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from domain.money import ZERO, exact_arithmetic
-from domain.periods import Period
-from domain.usage import UsageEvent
-from persistence.sql.repository import Savepoints, SqlRepository, flat_record, flat_values
-from persistence.sql.tables import USAGE_EVENTS
+from chargeflow.domain.money import ZERO, exact_arithmetic
+from chargeflow.domain.periods import Period
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.persistence.sql.repository import (
+    Savepoints,
+    SqlRepository,
+    flat_record,
+    flat_values,
+)
+from chargeflow.persistence.sql.tables import USAGE_EVENTS
 
 
 class SqlUsageRepository(SqlRepository):

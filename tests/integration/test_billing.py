@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from chargeflow import App, FrozenClock, open_app
-from domain.errors import (
+from chargeflow.domain.errors import (
     ConflictError,
     CurrentRunExistsError,
     InvalidInputError,
@@ -20,15 +20,15 @@ from domain.errors import (
     InvalidTriggerArgumentError,
     NoLinesToInvoiceError,
 )
-from domain.invoices import LineStatus
-from domain.runs import RealizationRun
-from domain.statuses import ChargeStatus
-from domain.triggers import Trigger
-from engines import driver
-from engines.ledger import DatabaseLedger
-from engines.line_engines import LINE_ENGINES
-from engines.operation import Operation
-from persistence.sql import SqlDatabase
+from chargeflow.domain.invoices import LineStatus
+from chargeflow.domain.runs import RealizationRun
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import Trigger
+from chargeflow.engines import driver
+from chargeflow.engines.ledger import DatabaseLedger
+from chargeflow.engines.line_engines import LINE_ENGINES
+from chargeflow.engines.operation import Operation
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import (
     CTI,

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from chargeflow import App, FrozenClock
-from domain.errors import (
+from chargeflow.domain.errors import (
     ConflictError,
     CorruptRecordError,
     InvalidInputError,
@@ -20,8 +20,8 @@ from domain.errors import (
     NotFoundError,
     TriggerNotPermittedError,
 )
-from domain.statuses import ChargeStatus
-from persistence.sql import SqlDatabase
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import (
     CO,

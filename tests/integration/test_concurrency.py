@@ -21,10 +21,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError, open_app
-from domain.invoices import InvoiceStatus
-from domain.statuses import ChargeStatus
-from engines.ledger import AllocationDraft, AllocationRequest, DatabaseLedger
-from persistence.sql import SqlDatabase
+from chargeflow.domain.invoices import InvoiceStatus
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.engines.ledger import AllocationDraft, AllocationRequest, DatabaseLedger
+from chargeflow.persistence.sql import SqlDatabase
 from tests.databases import postgres_database
 from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
 

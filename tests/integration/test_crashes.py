@@ -27,11 +27,11 @@ import pytest
 from sqlalchemy import Engine, event
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError
-from domain.invoices import InvoiceStatus
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
-from persistence.sql import SqlDatabase
-from persistence.sql.database import SqlUnitOfWork
+from chargeflow.domain.invoices import InvoiceStatus
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.persistence.sql.database import SqlUnitOfWork
 from tests.conftest import Snapshot
 from tests.databases import application_tables, empty_tables
 from tests.factories import CO, CTI, FEATURE, PERIOD, customer

@@ -8,14 +8,14 @@ from decimal import Decimal
 import pytest
 
 from chargeflow import App, FrozenClock, open_app
-from domain.errors import (
+from chargeflow.domain.errors import (
     CreditAllocationMismatchError,
     InsufficientFundsError,
     NoLinesToInvoiceError,
 )
-from domain.statuses import ChargeStatus
-from engines import credits
-from engines.ledger import (
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.engines import credits
+from chargeflow.engines.ledger import (
     AllocationDraft,
     AllocationMode,
     AllocationRequest,
@@ -23,8 +23,8 @@ from engines.ledger import (
     CorrectionRequest,
     DatabaseLedger,
 )
-from engines.operation import Operation
-from persistence.sql import SqlDatabase
+from chargeflow.engines.operation import Operation
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer, legacy_usage
 

@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 
 from chargeflow import demo, open_app
-from domain.errors import InvalidInputError
-from domain.statuses import ChargeStatus
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.statuses import ChargeStatus
 
 
 def test_the_demo_walks_both_worked_examples_to_final(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from chargeflow import App, FrozenClock, UnappliedEffectsError
-from domain.charge import UsageBasedCharge
-from domain.effects import DeleteGatheringLine, InvoiceEffect
-from domain.errors import InvalidTriggerArgumentError
-from domain.statuses import ChargeStatus
-from domain.triggers import (
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.effects import DeleteGatheringLine, InvoiceEffect
+from chargeflow.domain.errors import InvalidTriggerArgumentError
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import (
     Delete,
     DeletePolicy,
     InvoiceCreated,
@@ -21,12 +21,12 @@ from domain.triggers import (
     Trigger,
     TriggerArgument,
 )
-from engines import charge_lifecycle, driver, invoice_effects
-from engines.charge_lifecycle import CHARGES, ChargeLifecycle
-from engines.ledger import DatabaseLedger
-from engines.operation import Operation, Operations
-from persistence.sql import SqlDatabase
-from statemachines.actions import ChargeAction
+from chargeflow.engines import charge_lifecycle, driver, invoice_effects
+from chargeflow.engines.charge_lifecycle import CHARGES, ChargeLifecycle
+from chargeflow.engines.ledger import DatabaseLedger
+from chargeflow.engines.operation import Operation, Operations
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.statemachines.actions import ChargeAction
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, PERIOD, charge, charge_in, customer
 

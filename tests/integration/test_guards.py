@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from chargeflow import App, FrozenClock
-from domain.charge import SettlementMode
-from domain.errors import GuardFailedError
-from domain.statuses import ChargeStatus
-from domain.triggers import Trigger
-from persistence.sql import SqlDatabase
+from chargeflow.domain.charge import SettlementMode
+from chargeflow.domain.errors import GuardFailedError
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import Trigger
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, charge_in
 

@@ -15,10 +15,10 @@ from chargeflow import (
     InvalidInputError,
     NoLinesToInvoiceError,
 )
-from domain.runs import DetailedLine
-from domain.statuses import ChargeStatus
-from engines import charge_lifecycle, rating
-from persistence.sql import SqlDatabase
+from chargeflow.domain.runs import DetailedLine
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.engines import charge_lifecycle, rating
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, PERIOD, charge, customer
 
@@ -111,7 +111,7 @@ def test_an_unexpected_error_on_one_charge_is_reported_and_the_sweep_goes_on(
             raise failure
         return real_rate(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("engines.runs.rate_lines", flaky)
+    monkeypatch.setattr("chargeflow.engines.runs.rate_lines", flaky)
     clock.set("2026-02-01T12:00:00Z")
 
     report = app.charges.advance_due()

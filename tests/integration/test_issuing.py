@@ -19,13 +19,13 @@ from chargeflow import (
     TriggerNotPermittedError,
     open_app,
 )
-from domain.charge import UsageBasedCharge
-from domain.invoices import Invoice, InvoiceStatus
-from domain.runs import PaymentStatus
-from domain.statuses import ChargeStatus
-from engines.ledger import DatabaseLedger
-from persistence.ports import UnitOfWork
-from persistence.sql import SqlDatabase
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.invoices import Invoice, InvoiceStatus
+from chargeflow.domain.runs import PaymentStatus
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.engines.ledger import DatabaseLedger
+from chargeflow.persistence.ports import UnitOfWork
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, customer
 

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine, event
 
 from chargeflow import App, FrozenClock, InvalidInputError, NotFoundError
-from domain.customer import Customer
-from domain.feature import Feature
-from domain.ids import IdKind
-from domain.timestamps import to_instant
-from domain.usage import UsageEvent
-from persistence.sql import SqlDatabase
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.ids import IdKind
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.persistence.sql import SqlDatabase
 from tests.factories import CTI, FEATURE, PERIOD, charge, customer, legacy_usage
 
 START = "2025-12-01T00:00:00Z"

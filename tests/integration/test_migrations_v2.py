@@ -20,9 +20,9 @@ import pytest
 import sqlalchemy as sa
 
 from chargeflow import DowngradeRefusedError, FrozenClock, open_app
-from persistence.sql import SqlDatabase
-from persistence.sql.schema import VERSION_TABLE
-from persistence.sql.tables import (
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.persistence.sql.schema import VERSION_TABLE
+from chargeflow.persistence.sql.tables import (
     ALLOCATIONS,
     CHARGES,
     CREDIT_GRANTS,
@@ -35,7 +35,7 @@ from persistence.sql.tables import (
     TRANSITIONS,
     USAGE_EVENTS,
 )
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 V1 = "0005_charge_reference"
 HEAD = "0010_audit_actor"

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from chargeflow import App, FrozenClock, InvalidPeriodChangeError, InvalidTriggerArgumentError
-from domain.runs import RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
-from persistence.sql import SqlDatabase
+from chargeflow.domain.runs import RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, charge_in, customer
 

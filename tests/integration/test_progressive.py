@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 import pytest
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError, NotFoundError, open_app
-from domain.charge import UsageBasedCharge
-from domain.periods import Period
-from domain.runs import RealizationRun, RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
-from engines.ledger import DatabaseLedger
-from persistence.sql import SqlDatabase
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.periods import Period
+from chargeflow.domain.runs import RealizationRun, RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.engines.ledger import DatabaseLedger
+from chargeflow.persistence.sql import SqlDatabase
 from tests.conftest import Snapshot
 from tests.factories import CTI, FEATURE, charge, legacy_usage
 

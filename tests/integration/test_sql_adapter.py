@@ -18,13 +18,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
-from domain.credits import CreditAllocation, CreditGrant
-from domain.customer import Customer
-from domain.errors import ConflictError, CorruptRecordError, DowngradeRefusedError, NotFoundError
-from domain.feature import Feature
-from domain.history import ChargeTransition, InvoiceTransition
-from domain.invoices import (
+from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
+from chargeflow.domain.credits import CreditAllocation, CreditGrant
+from chargeflow.domain.customer import Customer
+from chargeflow.domain.errors import (
+    ConflictError,
+    CorruptRecordError,
+    DowngradeRefusedError,
+    NotFoundError,
+)
+from chargeflow.domain.feature import Feature
+from chargeflow.domain.history import ChargeTransition, InvoiceTransition
+from chargeflow.domain.invoices import (
     AppliedCredit,
     Invoice,
     InvoiceKind,
@@ -34,16 +39,16 @@ from domain.invoices import (
     LineEngineType,
     LineStatus,
 )
-from domain.periods import Period
-from domain.prices import PackagePrice, Price, Tier, TieredGraduatedPrice, UnitPrice
-from domain.runs import DetailedLine, RealizationRun, RunType, Totals
-from domain.statuses import ChargeStatus
-from domain.triggers import Trigger
-from domain.usage import UsageEvent
-from persistence.ports import UnitOfWork
-from persistence.sql import SqlDatabase
-from persistence.sql.schema import VERSION_TABLE
-from persistence.sql.tables import CustomerRow
+from chargeflow.domain.periods import Period
+from chargeflow.domain.prices import PackagePrice, Price, Tier, TieredGraduatedPrice, UnitPrice
+from chargeflow.domain.runs import DetailedLine, RealizationRun, RunType, Totals
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.triggers import Trigger
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.persistence.ports import UnitOfWork
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.persistence.sql.schema import VERSION_TABLE
+from chargeflow.persistence.sql.tables import CustomerRow
 from tests.databases import postgres_database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 
 from chargeflow import App, FrozenClock
-from domain.charge import SettlementMode, UsageBasedCharge
-from domain.errors import (
+from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.errors import (
     InvalidPeriodChangeError,
     RetryAfterBillingAdvancesError,
     TriggerNotPermittedError,
 )
-from domain.runs import RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
-from domain.triggers import InvoiceIssued, Trigger, TriggerArgument
-from persistence.sql import SqlDatabase
-from statemachines.registry import CHARGE_SPECS, SPECS
+from chargeflow.domain.runs import RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.domain.triggers import InvoiceIssued, Trigger, TriggerArgument
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.statemachines.registry import CHARGE_SPECS, SPECS
 from tests.conftest import Snapshot
 from tests.factories import (
     charge_in,

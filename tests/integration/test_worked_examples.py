@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError
-from domain.charge import UsageBasedCharge
-from domain.invoices import InvoiceLine, InvoiceStatus
-from domain.runs import PaymentStatus, RunType
-from domain.statuses import ChargeStatus
-from domain.timestamps import to_instant
+from chargeflow.domain.charge import UsageBasedCharge
+from chargeflow.domain.invoices import InvoiceLine, InvoiceStatus
+from chargeflow.domain.runs import PaymentStatus, RunType
+from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.domain.timestamps import to_instant
 from tests.conftest import Snapshot
 from tests.factories import CO, CTI, FEATURE, charge, customer
 

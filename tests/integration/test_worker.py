@@ -10,8 +10,8 @@ import threading
 import time
 
 from chargeflow import App, FrozenClock
-from domain.invoices import InvoiceStatus
-from domain.statuses import ChargeStatus
+from chargeflow.domain.invoices import InvoiceStatus
+from chargeflow.domain.statuses import ChargeStatus
 from tests.factories import CO, CTI, FEATURE, charge, customer
 
 S = ChargeStatus

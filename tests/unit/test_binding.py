@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import transitions
 
-from domain.charge import ChargeIntent, UsageBasedCharge
-from domain.errors import GuardFailedError, TriggerNotPermittedError
-from domain.periods import Period
-from domain.statuses import ChargeStatus as S
-from domain.triggers import InvoiceCreated, Trigger
-from domain.validation import build
-from statemachines.actions import ChargeAction
-from statemachines.registry import CHARGE_MACHINES, CHARGE_SPECS
+from chargeflow.domain.charge import ChargeIntent, UsageBasedCharge
+from chargeflow.domain.errors import GuardFailedError, TriggerNotPermittedError
+from chargeflow.domain.periods import Period
+from chargeflow.domain.statuses import ChargeStatus as S
+from chargeflow.domain.triggers import InvoiceCreated, Trigger
+from chargeflow.domain.validation import build
+from chargeflow.statemachines.actions import ChargeAction
+from chargeflow.statemachines.registry import CHARGE_MACHINES, CHARGE_SPECS
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD = Period.model_validate(("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))

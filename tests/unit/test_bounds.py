@@ -8,16 +8,22 @@ from decimal import Decimal
 import pytest
 from pydantic import TypeAdapter
 
-from domain.charge import ChargeIntent
-from domain.durations import add_duration, parse_duration
-from domain.errors import InvalidInputError
-from domain.money import BoundedAmount, bounded, exact_sum, require_minor_units, to_decimal
-from domain.prices import PRICE_ADAPTER
-from domain.timestamps import to_instant
-from domain.usage import UsageEvent
-from domain.validation import build
-from engines.rating import rate
-from persistence.sql import SqlDatabase
+from chargeflow.domain.charge import ChargeIntent
+from chargeflow.domain.durations import add_duration, parse_duration
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.money import (
+    BoundedAmount,
+    bounded,
+    exact_sum,
+    require_minor_units,
+    to_decimal,
+)
+from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.timestamps import to_instant
+from chargeflow.domain.usage import UsageEvent
+from chargeflow.domain.validation import build
+from chargeflow.engines.rating import rate
+from chargeflow.persistence.sql import SqlDatabase
 
 AMOUNT: TypeAdapter[Decimal] = TypeAdapter(BoundedAmount)
 PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")

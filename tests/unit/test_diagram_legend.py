@@ -16,13 +16,13 @@ import pytest
 
 from chargeflow import App, FrozenClock, open_app
 from chargeflow.diagrams import charge_diagram, write_charge_diagram
-from domain.errors import MachineDefinitionError
-from domain.statuses import ChargeStatus as S
-from domain.triggers import Trigger
-from statemachines.credit_only import CREDIT_ONLY
-from statemachines.diagrams import Highlight, render_dot, render_mermaid
-from statemachines.registry import SPECS
-from statemachines.spec import MachineSpec, Row
+from chargeflow.domain.errors import MachineDefinitionError
+from chargeflow.domain.statuses import ChargeStatus as S
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.credit_only import CREDIT_ONLY
+from chargeflow.statemachines.diagrams import Highlight, render_dot, render_mermaid
+from chargeflow.statemachines.registry import SPECS
+from chargeflow.statemachines.spec import MachineSpec, Row
 from tests.factories import CO, CTI, charge, customer
 
 AnySpec = MachineSpec[Any, Any, Any, Any]

@@ -31,16 +31,16 @@ from chargeflow.diagrams import (
     write_charge_diagram,
     write_diagrams,
 )
-from domain.errors import InvalidInputError, MachineDefinitionError
-from domain.statuses import ChargeStatus as S
-from domain.triggers import Trigger
-from persistence.sql import SqlDatabase
-from statemachines.charge_guards import AFTER_SERVICE_PERIOD
-from statemachines.credit_only import CREDIT_ONLY
-from statemachines.credit_then_invoice import CREDIT_THEN_INVOICE
-from statemachines.diagrams import Highlight, mermaid_id, render_dot, render_mermaid
-from statemachines.registry import SPECS
-from statemachines.spec import Guard, MachineSpec, Row
+from chargeflow.domain.errors import InvalidInputError, MachineDefinitionError
+from chargeflow.domain.statuses import ChargeStatus as S
+from chargeflow.domain.triggers import Trigger
+from chargeflow.persistence.sql import SqlDatabase
+from chargeflow.statemachines.charge_guards import AFTER_SERVICE_PERIOD
+from chargeflow.statemachines.credit_only import CREDIT_ONLY
+from chargeflow.statemachines.credit_then_invoice import CREDIT_THEN_INVOICE
+from chargeflow.statemachines.diagrams import Highlight, mermaid_id, render_dot, render_mermaid
+from chargeflow.statemachines.registry import SPECS
+from chargeflow.statemachines.spec import Guard, MachineSpec, Row
 from tests.factories import CO, CTI, charge_in
 
 AnySpec = MachineSpec[Any, Any, Any, Any]

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from domain.errors import MachineDefinitionError
-from domain.statuses import ChargeStatus as S
-from domain.triggers import Trigger
-from statemachines.checks import check_definition, definition_problems
-from statemachines.credit_only import CREDIT_ONLY
-from statemachines.registry import SPECS
-from statemachines.spec import MachineSpec, Row
+from chargeflow.domain.errors import MachineDefinitionError
+from chargeflow.domain.statuses import ChargeStatus as S
+from chargeflow.domain.triggers import Trigger
+from chargeflow.statemachines.checks import check_definition, definition_problems
+from chargeflow.statemachines.credit_only import CREDIT_ONLY
+from chargeflow.statemachines.registry import SPECS
+from chargeflow.statemachines.spec import MachineSpec, Row
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain.clock import FrozenClock
-from domain.durations import add_duration
-from domain.errors import InvalidCurrencyError, InvalidInputError
-from domain.money import currency_exponent, round_money, to_decimal
-from domain.timestamps import format_instant, to_instant
+from chargeflow.domain.clock import FrozenClock
+from chargeflow.domain.durations import add_duration
+from chargeflow.domain.errors import InvalidCurrencyError, InvalidInputError
+from chargeflow.domain.money import currency_exponent, round_money, to_decimal
+from chargeflow.domain.timestamps import format_instant, to_instant
 
 
 @pytest.mark.parametrize(

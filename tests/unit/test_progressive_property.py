@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chargeflow import App, FrozenClock, NoLinesToInvoiceError, open_app
-from domain.prices import PRICE_ADAPTER
-from engines.rating import rate
+from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.engines.rating import rate
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)

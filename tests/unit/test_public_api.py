@@ -4,7 +4,7 @@ error class is among it, and the facade hides the database it was opened on."""
 from __future__ import annotations
 
 import chargeflow
-from domain import errors
+from chargeflow.domain import errors
 
 PUBLIC = {
     # the facade and its clocks

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.charge import ChargeIntent
-from domain.errors import InvalidInputError
-from domain.prices import PRICE_ADAPTER, Price
-from domain.validation import build
-from engines.rating import rate
+from chargeflow.domain.charge import ChargeIntent
+from chargeflow.domain.errors import InvalidInputError
+from chargeflow.domain.prices import PRICE_ADAPTER, Price
+from chargeflow.domain.validation import build
+from chargeflow.engines.rating import rate
 
 TIERS = [
     {"up_to": 10, "unit_amount": "2", "flat_amount": "5"},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.invoices import InvoiceMetaStatus, InvoiceStatus, invoice_meta_status
-from domain.statuses import ChargeStatus, MetaStatus, meta_status
+from chargeflow.domain.invoices import InvoiceMetaStatus, InvoiceStatus, invoice_meta_status
+from chargeflow.domain.statuses import ChargeStatus, MetaStatus, meta_status
 
 EXPECTED_META = {
     ChargeStatus.CREATED: MetaStatus.CREATED,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from domain.errors import PersistenceError
-from persistence.sql.schema import VERSION_TABLE
+from chargeflow.domain.errors import PersistenceError
+from chargeflow.persistence.sql.schema import VERSION_TABLE
 
 
 def run_migrations() -> None:

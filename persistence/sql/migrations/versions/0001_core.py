@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 revision: str = "0001_core"
 down_revision: str | None = None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 revision: str = "0002_billing"
 down_revision: str | None = "0001_core"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
 
 revision: str = "0004_invoice_audit"
 down_revision: str | None = "0003_run_line_link"

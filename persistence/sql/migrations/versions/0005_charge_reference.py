@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
 
 revision: str = "0005_charge_reference"
 down_revision: str | None = "0004_invoice_audit"

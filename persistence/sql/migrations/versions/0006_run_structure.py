@@ -34,10 +34,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from domain.ids import new_id
-from domain.money import ZERO
-from persistence.sql.downgrades import refuse_if_rows
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.domain.ids import new_id
+from chargeflow.domain.money import ZERO
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 revision: str = "0006_run_structure"
 down_revision: str | None = "0005_charge_reference"

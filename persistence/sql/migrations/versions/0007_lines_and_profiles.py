@@ -37,9 +37,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from domain.errors import DowngradeRefusedError
-from persistence.sql.downgrades import refuse_if_rows
-from persistence.sql.types import ExactDecimal, UtcDateTime
+from chargeflow.domain.errors import DowngradeRefusedError
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.types import ExactDecimal, UtcDateTime
 
 revision: str = "0007_lines_and_profiles"
 down_revision: str | None = "0006_run_structure"

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
 
 revision: str = "0008_status_consolidation"
 down_revision: str | None = "0007_lines_and_profiles"

@@ -21,7 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.types import ExactDecimal
+from chargeflow.persistence.sql.types import ExactDecimal
 
 revision: str = "0009_credit_balances"
 down_revision: str | None = "0008_status_consolidation"

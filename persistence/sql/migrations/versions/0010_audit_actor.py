@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.sql.downgrades import refuse_if_rows
-from persistence.sql.types import UtcDateTime
+from chargeflow.persistence.sql.downgrades import refuse_if_rows
+from chargeflow.persistence.sql.types import UtcDateTime
 
 revision: str = "0010_audit_actor"
 down_revision: str | None = "0009_credit_balances"
