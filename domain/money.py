@@ -12,8 +12,8 @@ a decimal context wide enough that no bounded input can make it round or fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -23,6 +23,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from functools import cache
 from typing import Annotated
 
 import iso4217
@@ -41,12 +42,10 @@ _EXACT = Context(
 )
 
 
-@contextmanager
-def exact_arithmetic() -> Iterator[None]:
+def exact_arithmetic() -> AbstractContextManager[Context]:
     """A decimal context of 80 significant digits: products and sums of bounded amounts are
     exact in it (the default context keeps 28 and would round them silently)."""
-    with localcontext(_EXACT):
-        yield
+    return localcontext(_EXACT)
 
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:
@@ -55,8 +54,10 @@ def exact_sum(values: Iterable[Decimal]) -> Decimal:
         return sum(values, ZERO)
 
 
+@cache
 def currency_exponent(code: str) -> int:
-    """The number of minor-unit digits of the ISO 4217 currency `code` (USD: 2, JPY: 0).
+    """The number of minor-unit digits of the ISO 4217 currency `code` (USD: 2, JPY: 0), looked
+    up once per code (the table is an enum whose lookup by value is slow).
 
     Raises `InvalidCurrencyError` for an unknown code or one without minor units (gold, SDR...).
     """
@@ -77,12 +78,12 @@ def validate_currency(code: str) -> str:
 
 def to_decimal(value: object) -> Decimal:
     """`value` (Decimal, int or decimal string) as a finite Decimal; floats are refused."""
-    if isinstance(value, bool | float):
+    if isinstance(value, Decimal):  # the common case first (a bool or float never is one)
+        result = value
+    elif isinstance(value, bool | float):
         raise InvalidInputError(
             f"amount {value!r} must be a Decimal, an int or a string, not float"
         )
-    if isinstance(value, Decimal):
-        result = value
     elif isinstance(value, int | str):
         try:
             result = Decimal(value)
@@ -97,9 +98,13 @@ def to_decimal(value: object) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded to `currency`'s minor units, half away from zero."""
-    quantum = Decimal(1).scaleb(-currency_exponent(currency))
-    with exact_arithmetic():
-        return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    return amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    """`currency`'s smallest amount (USD: 0.01), as a quantum."""
+    return Decimal(1).scaleb(-currency_exponent(currency))
 
 
 def decimal_places(amount: Decimal) -> int:

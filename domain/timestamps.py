@@ -33,12 +33,15 @@ def to_instant(value: datetime | str) -> datetime:
             raise InvalidInputError(f"not an ISO-8601 timestamp: {value!r}") from error
     if not isinstance(value, datetime):
         raise InvalidInputError(f"not a timestamp: {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
+    if value.tzinfo is UTC and not value.microsecond:
+        instant = value  # an instant already (most values are: loaded, or computed from one)
+    elif value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"timestamp {value.isoformat()!r} has no time zone")
-    try:
-        instant = value.astimezone(UTC).replace(microsecond=0)
-    except OverflowError as error:
-        raise InvalidInputError(f"timestamp {value.isoformat()!r} is out of range") from error
+    else:
+        try:
+            instant = value.astimezone(UTC).replace(microsecond=0)
+        except OverflowError as error:
+            raise InvalidInputError(f"timestamp {value.isoformat()!r} is out of range") from error
     if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
         raise InvalidInputError(
             f"timestamp {value.isoformat()!r} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR}"

@@ -7,6 +7,7 @@ per charge, so one failing charge neither blocks nor undoes the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -87,8 +88,9 @@ def create_charge(
     _require_collection_end_in_range(customer, intent)
     charge = UsageBasedCharge(intent=intent, created_at=op.now)
     driver.activate(op, CHARGES, charge, Trigger.NEXT)
-    try:
-        with op.uow.savepoint():
+    try:  # only a unique reference can lose a race to recover from: a savepoint keeps the
+        # unit of work usable after the refused insert (PostgreSQL aborts it otherwise)
+        with op.uow.savepoint() if unique_reference_id is not None else nullcontext():
             op.uow.charges.add(charge)
     except ConflictError:
         raced = unique_reference_id and op.uow.charges.by_reference(

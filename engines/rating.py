@@ -71,6 +71,8 @@ def delta(
                     amount + line.amount,
                     line.unit_amount,
                 )
+        if not billed:  # nothing billed before (a first run): the lines as they are
+            return tuple(line for line in lines if line.quantity or line.amount)
         result = [
             line.model_copy(
                 update={

@@ -24,12 +24,13 @@ Perform = Callable[[A, object | None], None]
 """Runs one entry action with the trigger's argument (a typed model, or None)."""
 
 
-class _Binding(Generic[S, A, Subject]):
-    """What the shared machine sees as its model during one trigger."""
+class _Binding(Generic[A, Subject]):
+    """What the shared machine sees as its model during one trigger (`state`: the value of
+    the subject's status)."""
 
     __slots__ = ("now", "perform", "state", "subject")
 
-    def __init__(self, state: S, subject: Subject, now: datetime, perform: Perform[A]) -> None:
+    def __init__(self, state: str, subject: Subject, now: datetime, perform: Perform[A]) -> None:
         self.state = state
         self.subject = subject
         self.now = now
@@ -38,7 +39,7 @@ class _Binding(Generic[S, A, Subject]):
 
 def _guard_condition(guard: Guard[Subject]) -> Callable[[EventData], bool]:
     def condition(event: EventData) -> bool:
-        binding = cast(_Binding[Any, Any, Subject], event.model)
+        binding = cast(_Binding[Any, Subject], event.model)
         return guard.check(binding.subject, binding.now)
 
     return condition
@@ -46,7 +47,7 @@ def _guard_condition(guard: Guard[Subject]) -> Callable[[EventData], bool]:
 
 def _entry_callback(actions: tuple[A, ...]) -> Callable[[EventData], None]:
     def enter(event: EventData) -> None:
-        binding = cast(_Binding[Any, A, Any], event.model)
+        binding = cast(_Binding[A, Any], event.model)
         arguments = tuple(event.args)
         argument = arguments[0] if arguments else None
         for action in actions:
@@ -70,10 +71,13 @@ class BoundMachine(Generic[S, T, A, Subject]):
         self.spec = spec
         self._identify = identify
         self._subject = subject
+        self._status = {status.value: status for status in spec.statuses}
+        """Each status by its value: the shared machine names its states by value (an
+        enum-named state costs `transitions` an enum lookup at every name it reads)."""
         self._machine = Machine(
             model=None,
-            states=list(spec.statuses),
-            initial=spec.initial,
+            states=list(self._status),
+            initial=spec.initial.value,
             auto_transitions=False,
             send_event=True,
             ignore_invalid_triggers=False,
@@ -82,8 +86,8 @@ class BoundMachine(Generic[S, T, A, Subject]):
         for row in spec.rows:
             self._machine.add_transition(
                 trigger=row.trigger.value,
-                source=row.source,
-                dest=row.dest,
+                source=row.source.value,
+                dest=None if row.dest is None else row.dest.value,
                 conditions=[_guard_condition(guard) for guard in row.guards],
                 after=[_entry_callback(row.entry)] if row.entry else [],
             )
@@ -110,7 +114,7 @@ class BoundMachine(Generic[S, T, A, Subject]):
         internal row is a `transitions` transition without a destination).
         Raises `TriggerNotPermittedError` or `GuardFailedError`; then no action has run.
         """
-        binding: _Binding[S, A, Subject] = _Binding(status, subject, now, perform)
+        binding: _Binding[A, Subject] = _Binding(status.value, subject, now, perform)
         event = self._machine.events.get(trigger.value)
         if event is None:
             raise self._not_permitted(subject, status, trigger)
@@ -126,7 +130,7 @@ class BoundMachine(Generic[S, T, A, Subject]):
                 self._failing_guard(subject, status, trigger, now),
                 subject=self._subject,
             )
-        return None if (status, trigger) in self._internal else binding.state
+        return None if (status, trigger) in self._internal else self._status[binding.state]
 
     def _first_passing(
         self, subject: Subject, status: S, trigger: T, now: datetime

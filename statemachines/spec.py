@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Generic, TypeVar
 
 S = TypeVar("S", bound=StrEnum)  # status
@@ -110,7 +111,15 @@ class MachineSpec(Generic[S, T, A, Subject]):
 
     def rows_from(self, status: S, trigger: T) -> tuple[Row[S, T, A, Subject], ...]:
         """The rows leaving `status` on `trigger`, in spec order."""
-        return tuple(row for row in self.rows if row.source == status and row.trigger == trigger)
+        return self._rows_by_source.get((status, trigger), ())
+
+    @cached_property
+    def _rows_by_source(self) -> dict[tuple[S, T], tuple[Row[S, T, A, Subject], ...]]:
+        """The rows by (source, trigger), in spec order: indexed once (every advance asks)."""
+        index: dict[tuple[S, T], list[Row[S, T, A, Subject]]] = {}
+        for row in self.rows:
+            index.setdefault((row.source, row.trigger), []).append(row)
+        return {key: tuple(rows) for key, rows in index.items()}
 
     def check(self, subject: Subject, status: S, trigger: T, now: datetime) -> TriggerCheck[S, T]:
         """Whether `trigger` may fire at `subject` in `status` at `now`, and if not, why (the

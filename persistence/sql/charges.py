@@ -37,6 +37,7 @@ from chargeflow.domain.statuses import ChargeStatus
 from chargeflow.persistence.sql.errors import loading
 from chargeflow.persistence.sql.repository import (
     AnyRow,
+    Savepoints,
     SqlRepository,
     claimed,
     flat_record,
@@ -85,8 +86,8 @@ class SqlChargeRepository(SqlRepository):
     are written behind (`save_state` keeps them, `flush` writes them): every read of charges
     flushes first, so a read never sees a stale row."""
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
         self._states: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, tuple[dict[str, Any], tuple[DetailedLine, ...]]] = {}
         self._new: tuple[builtins.list[dict[str, Any]], ...] = ([], [], [])

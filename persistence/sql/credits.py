@@ -14,7 +14,12 @@ from chargeflow.domain.credits import CreditGrant
 from chargeflow.domain.errors import LockBusyError
 from chargeflow.domain.money import ZERO, exact_arithmetic
 from chargeflow.persistence.ports import GrantBalance
-from chargeflow.persistence.sql.repository import SqlRepository, flat_record, flat_values
+from chargeflow.persistence.sql.repository import (
+    Savepoints,
+    SqlRepository,
+    flat_record,
+    flat_values,
+)
 from chargeflow.persistence.sql.tables import CREDIT_GRANTS, CREDIT_OVERDRAFTS
 
 _CREDIT_LOCK = "chargeflow.credit:"
@@ -43,8 +48,8 @@ class SqlCreditRepository(SqlRepository):
     (exact decimals: SQLite stores them as text) and writes them behind, at the next flush; a
     savepoint marks them and a rolled-back one restores them."""
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
         self._sqlite = connection.dialect.name == "sqlite"
         self.wait = True
         """Whether `lock` waits for a lock another transaction holds (else `LockBusyError`)."""

@@ -36,6 +36,7 @@ from chargeflow.persistence.sql.customers import SqlCustomerRepository, SqlFeatu
 from chargeflow.persistence.sql.errors import database_errors, domain_error
 from chargeflow.persistence.sql.history import SqlTransitionLog
 from chargeflow.persistence.sql.invoices import SqlInvoiceRepository
+from chargeflow.persistence.sql.repository import Savepoints
 from chargeflow.persistence.sql.usage import SqlUsageRepository
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -76,15 +77,16 @@ class SqlUnitOfWork:
                 connection.close()
                 raise
         self._connection, self._committed = connection, False
-        self.customers = SqlCustomerRepository(connection)
-        self.features = SqlFeatureRepository(connection)
-        self.usage = SqlUsageRepository(connection)
-        self._credits = SqlCreditRepository(connection)
-        self.credits = self._credits
-        self._charges = SqlChargeRepository(connection)
-        self._history = SqlTransitionLog(connection)
+        self._savepoints = savepoints = Savepoints(connection)
+        self.customers = SqlCustomerRepository(connection, savepoints)
+        self.features = SqlFeatureRepository(connection, savepoints)
+        self._usage = SqlUsageRepository(connection, savepoints)
+        self._credits = SqlCreditRepository(connection, savepoints)
+        self._charges = SqlChargeRepository(connection, savepoints)
+        self._history = SqlTransitionLog(connection, savepoints)
+        self.usage, self.credits = self._usage, self._credits
         self.charges, self.history = self._charges, self._history
-        self.invoices = SqlInvoiceRepository(connection)
+        self.invoices = SqlInvoiceRepository(connection, savepoints)
         return self
 
     def commit(self) -> None:
@@ -112,23 +114,28 @@ class SqlUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         """A SAVEPOINT: rolled back to, and the error re-raised, if the block raises; what the
         block kept to write behind is dropped with it, what it kept and did not write yet stays
-        kept (written at the next flush, so a page of charges is written in a few statements)."""
+        kept (written at the next flush, so a page of charges is written in a few statements).
+
+        The SAVEPOINT itself is sent only before the block's first statement (`Savepoints`):
+        a block that runs none, such as a charge advanced from the page already loaded whose
+        writes are all kept behind, sends neither SAVEPOINT nor RELEASE, and is undone, if it
+        raises, by dropping what it kept."""
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
         marks = (self._charges.mark(), self._history.mark(), self._credits.mark())
-        with database_errors():
-            nested = self._connection.begin_nested()
+        self._savepoints.begin()
         try:
             yield
         except Exception:  # anything harsher (a crash) abandons the whole unit of work
             self._charges.restore(marks[0])
             self._history.restore(marks[1])
             self._credits.restore(marks[2])
+            self._usage.forget()
             with database_errors():
-                nested.rollback()
+                self._savepoints.end(keep=False)
             raise
         with database_errors():
-            nested.commit()
+            self._savepoints.end(keep=True)
 
     def __exit__(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Connection, select
 
 from chargeflow.domain.history import ChargeTransition, InvoiceTransition, TransitionRecord
 from chargeflow.persistence.sql.errors import loading
-from chargeflow.persistence.sql.repository import AnyRow, SqlRepository
+from chargeflow.persistence.sql.repository import AnyRow, Savepoints, SqlRepository
 from chargeflow.persistence.sql.tables import TRANSITIONS
 
 R = TypeVar("R", ChargeTransition, InvoiceTransition)
@@ -25,24 +25,22 @@ class SqlTransitionLog(SqlRepository):
     and inserted in one multi-row statement when the unit of work flushes (before it commits,
     or before the log is read); a rolled-back savepoint drops the records kept inside it."""
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
         self._pending: list[dict[str, Any]] = []
 
     def record_charge(self, record: ChargeTransition) -> None:
         """Append a charge's transition in the current transaction."""
-        self._pending.append({**_values(record), "charge_id": record.subject_id})
+        self._pending.append(_values(record, charge_id=record.subject_id))
 
     def record_invoice(self, record: InvoiceTransition) -> None:
         """Append an invoice's transition in the current transaction."""
-        self._pending.append({**_values(record), "invoice_id": record.subject_id})
+        self._pending.append(_values(record, invoice_id=record.subject_id))
 
     def flush(self) -> None:
         """Insert the kept records, in the order they were made, in one statement."""
         pending, self._pending = self._pending, []
-        self._insert(
-            TRANSITIONS, [{"charge_id": None, "invoice_id": None, **row} for row in pending]
-        )
+        self._insert(TRANSITIONS, pending)
 
     def mark(self) -> int:
         """How many records are kept now (a savepoint begins: `restore` returns to it)."""
@@ -72,12 +70,20 @@ class SqlTransitionLog(SqlRepository):
         return list(self._rows(statement))
 
 
-def _values(record: TransitionRecord[Any, Any]) -> dict[str, Any]:
+def _values(
+    record: TransitionRecord[Any, Any],
+    *,
+    charge_id: str | None = None,
+    invoice_id: str | None = None,
+) -> dict[str, Any]:
+    """The row of `record`, naming its subject in `charge_id` or `invoice_id`."""
     return {
+        "charge_id": charge_id,
+        "invoice_id": invoice_id,
         "from_status": record.from_status.value,
         "to_status": record.to_status.value,
         "trigger": record.trigger.value,
-        "arguments": json.dumps(record.arguments),
+        "arguments": json.dumps(record.arguments) if record.arguments else "{}",
         "at": record.at,
         "actor": record.actor,
         "recorded_at": record.recorded_at,

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     Executable,
     Insert,
     Row,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import NestedTransaction
 from sqlalchemy.sql.dml import UpdateBase
 
 from chargeflow.domain.errors import NotFoundError
@@ -54,27 +56,79 @@ def claimed(statement: Select[Any]) -> Select[Any]:
     return statement.with_for_update(skip_locked=True, key_share=True)
 
 
-class SqlRepository:
-    """Base of every SQL repository: runs statements on one connection."""
+class Savepoints:
+    """The savepoints of one unit of work's connection, each begun lazily.
+
+    `begin` only notes a savepoint; the SAVEPOINT is sent when a statement is about to run
+    inside it (`ready`, which every statement of `SqlRepository` calls first), after those of
+    the savepoints around it that are not begun yet, outermost first. So every statement run
+    inside a savepoint runs after it began (PostgreSQL aborts the whole transaction on a
+    failed statement that no savepoint encloses), and a block that runs no statement costs no
+    round trip: it changed nothing in the database that a rollback would have to undo.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._stack: list[NestedTransaction | None] = []
+        """The savepoints entered and not ended, outermost first; None while not begun (the
+        begun ones are always the outermost)."""
+
+    def begin(self) -> None:
+        """Enter a savepoint (sent before the next statement)."""
+        self._stack.append(None)
+
+    def ready(self) -> None:
+        """Begin every savepoint entered and not begun yet, outermost first."""
+        if self._stack and self._stack[-1] is None:
+            for index, nested in enumerate(self._stack):
+                if nested is None:
+                    self._stack[index] = self._connection.begin_nested()
+
+    def end(self, *, keep: bool) -> None:
+        """Leave the innermost savepoint: RELEASE it (`keep`) or ROLLBACK TO it, if it was
+        begun."""
+        nested = self._stack.pop()
+        if nested is not None:
+            if keep:
+                nested.commit()
+            else:
+                nested.rollback()
+
+
+class SqlRepository:
+    """Base of every SQL repository: runs statements on one connection, each after the
+    savepoints it runs in have begun."""
+
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        self._connection = connection
+        self._savepoints = savepoints
+
+    def _execute(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> CursorResult[Any]:
+        """Run `statement` (with `parameters`: one set, or several as an executemany)."""
+        self._savepoints.ready()
+        if parameters is None:
+            return self._connection.execute(statement)
+        return self._connection.execute(statement, parameters)
 
     def _rows(self, statement: Executable) -> Sequence[AnyRow]:
         """Every row `statement` returns."""
         with database_errors():
-            return self._connection.execute(statement).all()
+            return self._execute(statement).all()
 
     def _rows_of(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[AnyRow]:
         """Every row a statement built once (with bound parameters) returns for `parameters`."""
         with database_errors():
-            return self._connection.execute(statement, dict(parameters)).all()
+            return self._execute(statement, dict(parameters)).all()
 
     def _insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """INSERT `rows` (one statement, executemany for several)."""
         if rows:
             with database_errors():
-                self._connection.execute(_insert_into(table), list(rows))
+                self._execute(_insert_into(table), list(rows))
 
     def _write(
         self, statement: UpdateBase, parameters: Sequence[Mapping[str, Any]] | None = None
@@ -83,9 +137,9 @@ class SqlRepository:
         `parameters` are given); the number of rows it matched (not reliable for several
         parameter sets on every driver)."""
         with database_errors():
-            if parameters is None:
-                return self._connection.execute(statement).rowcount
-            return self._connection.execute(statement, list(parameters)).rowcount
+            return self._execute(
+                statement, None if parameters is None else list(parameters)
+            ).rowcount
 
     def _update(self, table: Table, record_id: str, values: Mapping[str, Any], kind: str) -> None:
         """One UPDATE of `values` on row `record_id`; `NotFoundError` if there is none."""

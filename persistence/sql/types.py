@@ -72,7 +72,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
-        utc = value.astimezone(UTC)
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         if dialect.name == "sqlite":
             return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return utc
