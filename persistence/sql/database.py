@@ -8,6 +8,8 @@ Alembic migrations, the only way the schema is made).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,7 @@ from chargeflow.persistence.sql.repository import Savepoints
 from chargeflow.persistence.sql.usage import SqlUsageRepository
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WAL_RETRY_SECONDS = 0.01
 
 
 class SqlUnitOfWork:
@@ -239,6 +242,23 @@ def _create_engine(url: URL) -> Engine:
     return engine
 
 
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the file is locked, up to the busy timeout.
+
+    SQLite does not always call its busy handler for this pragma: while another process is
+    creating the same fresh file or switching it to WAL, the pragma fails at once with "database
+    is locked" (four processes opening one new file met it about one time in two)."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+
+
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     """Foreign keys on, and every transaction a write transaction (``BEGIN IMMEDIATE``).
 
@@ -254,7 +274,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             if not in_memory:  # the timeout first: switching to WAL waits for other writers
                 cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(cursor)
         finally:
             cursor.close()
 
