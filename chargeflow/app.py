@@ -121,6 +121,6 @@ def open_app(
     _log.debug("opened %s", database.engine.url.render_as_string(hide_password=True))
     clock = clock or SystemClock()
     operations = Operations(
-        database.unit_of_work, clock, ledger, actor=actor, wall_clock=wall_clock
+        database.unit_of_work, clock, ledger, actor=actor, wall_clock=wall_clock or SystemClock()
     )
     return App(database, clock, operations)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from chargeflow.domain.statuses import ChargeStatus
 from chargeflow.domain.timestamps import Instant
@@ -59,7 +59,7 @@ class ChargeTriggers(BaseModel):
     status: ChargeStatus
     as_of: Instant
     triggers: tuple[TriggerOption, ...]
-    advance_path: tuple[ChargeStatus, ...] = Field(default=())
+    advance_path: tuple[ChargeStatus, ...] = ()
     advance_error: str | None = None
 
     def permitted(self) -> list[Trigger]:

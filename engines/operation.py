@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from chargeflow.domain.clock import Clock, SystemClock
+from chargeflow.domain.clock import Clock
 from chargeflow.domain.customer import Customer
 from chargeflow.domain.effects import InvoiceEffect
 from chargeflow.domain.errors import UnappliedEffectsError
@@ -95,8 +95,9 @@ class Operation:
 
 class Operations:
     """Opens operations over a unit-of-work factory, a clock and a ledger factory, for `actor`
-    (recorded on every transition); `wall_clock` (default: the system clock) tells when each
-    operation really ran, whatever instant `clock` says it runs at."""
+    (recorded on every transition). `wall_clock` tells when each operation really ran, whatever
+    instant `clock` says it runs at; it is injected like `clock` (the engine never reads the
+    system time itself)."""
 
     def __init__(
         self,
@@ -105,13 +106,13 @@ class Operations:
         ledgers: LedgerFactory,
         *,
         actor: str = SYSTEM_ACTOR,
-        wall_clock: Clock | None = None,
+        wall_clock: Clock,
     ) -> None:
         self.clock = clock
         self.actor = actor
         self._uows = uows
         self._ledgers = ledgers
-        self._wall_clock = wall_clock or SystemClock()
+        self._wall_clock = wall_clock
 
     @contextmanager
     def __call__(self, now: datetime | None = None) -> Iterator[Operation]:

@@ -219,7 +219,7 @@ def fire_as_billing(
 ) -> None:
     """Fire one of billing's triggers at the charge the way billing's line engine does:
     through the driver, inside one operation, with the invoice's facts as `argument`."""
-    with Operations(database.unit_of_work, clock, DatabaseLedger)() as op:
+    with Operations(database.unit_of_work, clock, DatabaseLedger, wall_clock=clock)() as op:
         charge_lifecycle.fire(op, op.uow.charges.get(charge_id, lock=True), trigger, argument)
 
 

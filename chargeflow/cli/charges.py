@@ -48,14 +48,6 @@ def _one_line(charge: UsageBasedCharge) -> str:
     return f"charge {charge.id}: {charge.state.status.value} (period to {end})"
 
 
-def _writable(session: Session, charge_id: str) -> str:
-    """The whole id of the charge a write aims at, once ``--now`` is known not to go back
-    before the charge's last transition."""
-    resolved = session.resolve(IdKind.CHARGE, charge_id)
-    session.refuse_going_back(session.app().charges.history(resolved), f"charge {resolved}")
-    return resolved
-
-
 @charges_cli.command("create")
 def charges_create(
     ctx: typer.Context,
@@ -137,7 +129,7 @@ def charges_advance(
         sweep(session, "charge", app.charges.advance_due)
         return
     if charge_id is not None:
-        moved = app.charges.advance(_writable(session, charge_id))
+        moved = app.charges.advance(session.writable(IdKind.CHARGE, charge_id))
     else:
         moved = app.charges.advance(customer_id=session.resolve(IdKind.CUSTOMER, customer or ""))
     session.emit(moved, charges_table(moved, session.wide, title=f"{len(moved)} charge(s) moved"))
@@ -174,7 +166,9 @@ def charges_fire(
     """Fire one trigger at a charge (no advance afterwards)."""
     session = session_of(ctx)
     arguments = _arguments(argument or [])
-    charge = session.app().charges.fire(_writable(session, charge_id), trigger, **arguments)
+    charge = session.app().charges.fire(
+        session.writable(IdKind.CHARGE, charge_id), trigger, **arguments
+    )
     session.emit(charge, _one_line(charge))
 
 
@@ -188,7 +182,7 @@ def charges_delete(
 ) -> None:
     """Delete a charge."""
     session = session_of(ctx)
-    charge = session.app().charges.delete(_writable(session, charge_id), policy=policy)
+    charge = session.app().charges.delete(session.writable(IdKind.CHARGE, charge_id), policy=policy)
     session.emit(charge, _one_line(charge))
 
 
@@ -200,7 +194,7 @@ def charges_extend(
 ) -> None:
     """Extend a charge's service period (no advance afterwards)."""
     session = session_of(ctx)
-    charge = session.app().charges.extend(_writable(session, charge_id), to=to)
+    charge = session.app().charges.extend(session.writable(IdKind.CHARGE, charge_id), to=to)
     session.emit(charge, _one_line(charge))
 
 
@@ -212,5 +206,5 @@ def charges_shrink(
 ) -> None:
     """Shrink a charge's service period (no advance afterwards)."""
     session = session_of(ctx)
-    charge = session.app().charges.shrink(_writable(session, charge_id), to=to)
+    charge = session.app().charges.shrink(session.writable(IdKind.CHARGE, charge_id), to=to)
     session.emit(charge, _one_line(charge))

@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from chargeflow.cli.charges import sweep
-from chargeflow.cli.session import EXIT_NOTHING_TO_DO, Session, session_of
+from chargeflow.cli.session import EXIT_NOTHING_TO_DO, session_of
 from chargeflow.domain.errors import InvalidInputError, NoLinesToInvoiceError
 from chargeflow.domain.ids import IdKind
 from chargeflow.presenting import (
@@ -25,14 +25,6 @@ invoices_cli = typer.Typer(help="Gathering lines and standard invoices.", no_arg
 
 InvoiceId = Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice id (or its suffix).")]
 CustomerId = Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer id (or its suffix).")]
-
-
-def _writable(session: Session, invoice_id: str) -> str:
-    """The whole id of the invoice a write aims at, once ``--now`` is known not to go back
-    before the invoice's last transition."""
-    resolved = session.resolve(IdKind.INVOICE, invoice_id)
-    session.refuse_going_back(session.app().billing.history(resolved), f"invoice {resolved}")
-    return resolved
 
 
 @invoices_cli.command("pending")
@@ -126,7 +118,9 @@ def invoices_advance(
     if due:
         sweep(session, "invoice", session.app().billing.advance_due)
         return
-    invoice = session.app().billing.advance_invoice(_writable(session, invoice_id or ""))
+    invoice = session.app().billing.advance_invoice(
+        session.writable(IdKind.INVOICE, invoice_id or "")
+    )
     session.emit(invoice, invoices_table([invoice], session.wide))
 
 
@@ -134,7 +128,7 @@ def invoices_advance(
 def invoices_approve(ctx: typer.Context, invoice_id: InvoiceId) -> None:
     """Approve an invoice waiting for manual approval: it is issued."""
     session = session_of(ctx)
-    invoice = session.app().billing.approve_invoice(_writable(session, invoice_id))
+    invoice = session.app().billing.approve_invoice(session.writable(IdKind.INVOICE, invoice_id))
     session.emit(invoice, invoices_table([invoice], session.wide))
 
 
@@ -149,5 +143,7 @@ def invoices_pay(
     """Record the invoice's payment: paid (settled), or with --authorized only authorized."""
     session = session_of(ctx)
     event = "authorized" if authorized_only else "paid"
-    invoice = session.app().billing.record_payment(_writable(session, invoice_id), event)
+    invoice = session.app().billing.record_payment(
+        session.writable(IdKind.INVOICE, invoice_id), event
+    )
     session.emit(invoice, invoices_table([invoice], session.wide))

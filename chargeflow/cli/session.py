@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,6 @@ from rich.text import Text
 from chargeflow.app import App, open_app
 from chargeflow.domain.clock import Clock, FrozenClock, SystemClock
 from chargeflow.domain.errors import InvalidInputError
-from chargeflow.domain.history import TransitionRecord
 from chargeflow.domain.ids import IdKind
 from chargeflow.domain.timestamps import format_instant
 from chargeflow.presenting import as_json, is_wide
@@ -116,17 +114,22 @@ class Session:
         it (as list views show ids)."""
         return self.app().ids.resolve(kind, text)
 
-    def refuse_going_back(self, records: Sequence[TransitionRecord[Any, Any]], what: str) -> None:
-        """`InvalidInputError` when ``--now`` is earlier than the last of `records` (a write
-        would read in the audit log as if `what` went back in time)."""
-        if self.now is None or not records:
-            return
-        now, last = self.clock().now(), records[-1].at
-        if now < last:
-            raise InvalidInputError(
-                f"--now {format_instant(now)} is earlier than {what}'s last transition at "
-                f"{format_instant(last)}: a write must not go back in time"
-            )
+    def writable(self, kind: IdKind, text: str) -> str:
+        """The whole id of the charge or invoice (`kind`) a write aims at, once ``--now`` is
+        known not to go back before its last transition (`InvalidInputError` if it does: the
+        audit log would read as if the subject went back in time)."""
+        resolved = self.resolve(kind, text)
+        app = self.app()
+        history = app.charges.history if kind is IdKind.CHARGE else app.billing.history
+        records = history(resolved)
+        if self.now is not None and records:
+            now, last = self.clock().now(), records[-1].at
+            if now < last:
+                raise InvalidInputError(
+                    f"--now {format_instant(now)} is earlier than {kind.value} {resolved}'s last "
+                    f"transition at {format_instant(last)}: a write must not go back in time"
+                )
+        return resolved
 
 
 def session_of(ctx: typer.Context) -> Session:

@@ -85,7 +85,11 @@ def db_current(ctx: typer.Context) -> None:
 def db_history(ctx: typer.Context) -> None:
     """Every revision chargeflow has, oldest first."""
     session = session_of(ctx)
-    revisions = open_schema(session.database).history()
+    schema = open_schema(session.database)
+    try:
+        revisions = schema.history()
+    finally:
+        schema.close()
     table = Table("revision", "summary", title="revisions", title_justify="left")
     for revision in revisions:
         table.add_row(Text(revision.revision), Text(revision.summary))

@@ -89,7 +89,7 @@ def test_effects_stop_the_advance_and_must_be_applied_before_it_goes_on(
     who = customer(app)
     made = charge(app, who.id, CTI)
     clock.set("2026-02-01T12:00:00Z")
-    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger, wall_clock=clock)
     with operations() as op:
         stored = op.uow.charges.get(made.id, lock=True)
         assert driver.advance(op, _EffectOnNext(), stored)
@@ -111,7 +111,7 @@ def test_an_operation_left_with_effects_unapplied_commits_nothing(
     made = charge(app, who.id, CTI)
     clock.set("2026-01-01T00:00:00Z")
     before = snapshot()
-    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger, wall_clock=clock)
     with pytest.raises(UnappliedEffectsError), operations() as op:
         driver.advance(op, _EffectOnNext(), op.uow.charges.get(made.id, lock=True))
     assert snapshot() == before
@@ -123,7 +123,7 @@ def test_the_charge_lifecycle_applies_effects_between_steps(
     who = customer(app)
     made = charge(app, who.id, CTI)
     clock.set("2026-01-01T00:00:00Z")
-    operations = Operations(database.unit_of_work, clock, DatabaseLedger)
+    operations = Operations(database.unit_of_work, clock, DatabaseLedger, wall_clock=clock)
     with operations() as op:
         stored = op.uow.charges.get(made.id, lock=True)
         charge_lifecycle.fire(op, stored, Trigger.DELETE, Delete(policy=DeletePolicy.IGNORE))
