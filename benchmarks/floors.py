@@ -2,14 +2,16 @@
 DB-API (`benchmarks.raw`) against the same schema, in three transaction shapes (`Shape`).
 
 - ``per_charge`` (**tx per charge**, the issue's "same transactions"): every charge gets its
-  own transaction per operation, one statement per row: a create inserts one charge; a sweep
+  own transaction per operation, one statement per row: a create inserts one charge (as
+  `create` does; chargeflow's lifecycle creates with `create_many`, `batch` at a time); a sweep
   reads a page of due keys in one transaction, then visits each charge in its own (its row read,
   and locked on PostgreSQL, then its writes). Invoicing and collection are one transaction.
 - ``same_shape`` (**chargeflow's shape**, as of the batched sweeps): one statement per row, with
-  the transactions and savepoints chargeflow uses: a create is a transaction per charge with a
-  savepoint around the insert; a sweep claims a page of due charges per transaction (locked,
-  ``SKIP LOCKED`` on PostgreSQL) and visits each inside its own savepoint; invoicing is one
-  transaction with a savepoint per line; collection one transaction.
+  the transactions and savepoints chargeflow uses: a create is a transaction per `batch`
+  charges (`create_many`; without unique references it takes no savepoint); a sweep claims a
+  page of due charges per transaction (locked, ``SKIP LOCKED`` on PostgreSQL) and visits each
+  inside its own savepoint; invoicing is one transaction with a savepoint per line; collection
+  one transaction.
 - ``batched``: one transaction per page of `batch` charges, read and locked with the columns the
   visits need, usage read once per distinct (customer, feature, period), every statement sent
   once with ``executemany`` (psycopg pipelines it); a create inserts `batch` charges per
@@ -226,14 +228,11 @@ class ChargeFloor:
         ]
         batched = self.shape == "batched"
         writes = Writes(self.raw)
-        for chunk in chunks(records, self.batch if batched else 1):
+        for chunk in chunks(records, 1 if self.shape == "per_charge" else self.batch):
             self.raw.begin()
             for record in chunk:
                 writes.insert(CHARGES, record)
-            if self.shape == "same_shape":
-                in_savepoint(self.raw, writes)
-            else:
-                writes.flush(batched=batched)
+            writes.flush(batched=batched)
             self.raw.commit()
         return [str(record["id"]) for record in records]
 

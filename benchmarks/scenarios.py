@@ -86,20 +86,27 @@ def create_charges(
     mode: str = "credit_only",
     price: str = CREDIT_ONLY_PRICE,
     customers: Sequence[rows.Customer] = (),
+    per_call: int = 500,
 ) -> list[str]:
-    """Create `count` charges for January 2026 over `customers` (default: all) in turn; their
+    """Create `count` charges for January 2026 over `customers` (default: all) in turn,
+    `per_call` at a time through `create_many` (a billing cycle's charges made at once); their
     ids."""
     world.clock.set(SETUP_AT)
     customers = customers or world.facts.customers
-    return [
-        world.app.charges.create(
-            customer_id=customers[index % len(customers)].id,
-            feature_key=FEATURE_KEY,
-            service_period=PERIOD,
-            settlement_mode=mode,
-            price={"type": "unit", "amount": price},
-        ).id
+    intents = [
+        {
+            "customer_id": customers[index % len(customers)].id,
+            "feature_key": FEATURE_KEY,
+            "service_period": PERIOD,
+            "settlement_mode": mode,
+            "price": {"type": "unit", "amount": price},
+        }
         for index in range(count)
+    ]
+    return [
+        charge.id
+        for start in range(0, count, per_call)
+        for charge in world.app.charges.create_many(intents[start : start + per_call])
     ]
 
 

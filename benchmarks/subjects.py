@@ -104,7 +104,7 @@ class Subject:
 
     def _chargeflow(self, world: World, operation: str) -> None:
         if operation == "create":
-            create_charges(world, self.count)
+            create_charges(world, self.count, per_call=self.batch)
         elif operation == "invoice":
             self.invoice_id = invoice(world, self.customer_id)
         elif operation == "collect":

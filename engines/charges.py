@@ -6,8 +6,7 @@ per charge, so one failing charge neither blocks nor undoes the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 from chargeflow.domain.charge import ChargeIntent, SettlementMode, UsageBasedCharge
 from chargeflow.domain.customer import Customer
 from chargeflow.domain.errors import (
+    ChargeflowError,
     ConflictError,
     InvalidInputError,
     InvalidTriggerArgumentError,
@@ -23,7 +23,7 @@ from chargeflow.domain.errors import (
     TriggerNotPermittedError,
 )
 from chargeflow.domain.history import ChargeTransition
-from chargeflow.domain.text import storable
+from chargeflow.domain.text import lookup_id, storable
 from chargeflow.domain.timestamps import to_instant
 from chargeflow.domain.triggers import (
     BILLING_TRIGGERS,
@@ -39,6 +39,7 @@ from chargeflow.engines.gathering import add_charge_line
 from chargeflow.engines.operation import Operation, Operations
 from chargeflow.engines.period_changes import refuse_while_billing_advances
 from chargeflow.engines.sweeps import AdvanceReport, Sweep, sweep
+from chargeflow.persistence.ports import StoredCharge
 from chargeflow.statemachines.charge_guards import INTERNAL_COLLECTION_PERIOD
 from chargeflow.statemachines.registry import CHARGE_SPECS
 
@@ -66,44 +67,142 @@ def create_charge(
     Raises `InvalidInputError` for an invalid intent, `NotFoundError` for an unknown customer
     or feature key.
     """
-    if unique_reference_id is not None:
-        existing = op.uow.charges.by_reference(customer_id, _reference(unique_reference_id))
-        if existing is not None:
-            return existing
-    customer = op.uow.customers.get(customer_id)
-    intent = build(
-        ChargeIntent,
-        customer_id=customer_id,
-        name=name,
-        currency=customer.currency,
-        feature_key=feature_key,
-        service_period=service_period,
-        invoice_at=invoice_at,
-        settlement_mode=settlement_mode,
-        price=price,
-        unique_reference_id=unique_reference_id,
+    [made] = create_charges(
+        op,
+        [
+            {
+                "customer_id": customer_id,
+                "feature_key": feature_key,
+                "service_period": service_period,
+                "settlement_mode": settlement_mode,
+                "price": price,
+                "name": name,
+                "invoice_at": invoice_at,
+                "unique_reference_id": unique_reference_id,
+            }
+        ],
     )
-    if op.uow.features.live_by_key(intent.feature_key) is None:
+    return made
+
+
+CREATE_ARGUMENTS = frozenset(
+    {
+        "customer_id",
+        "feature_key",
+        "service_period",
+        "settlement_mode",
+        "price",
+        "name",
+        "invoice_at",
+        "unique_reference_id",
+    }
+)
+"""The keyword arguments of `create_charge`: what each intent of `create_charges` may name."""
+REQUIRED_ARGUMENTS = ("customer_id", "feature_key", "service_period", "settlement_mode", "price")
+MAX_INTENTS = 100_000
+"""The most charges one `create_charges` creates (one unit of work holds them all)."""
+
+
+def create_charges(op: Operation, intents: Sequence[object]) -> list[UsageBasedCharge]:
+    """Create a charge for each of `intents` (each a mapping of `create_charge`'s keyword
+    arguments), in order, in the operation's one unit of work: all of them, or none.
+
+    Each is created as `create_charge` creates one, and the new ones are inserted in one
+    statement. A `unique_reference_id` the customer already has returns that charge, also when
+    an earlier intent of the same call made it or another transaction inserted it meanwhile.
+    Raises `InvalidInputError` for more than `MAX_INTENTS` intents or an intent that is not a
+    mapping of those arguments, and the first refused intent's own error (`InvalidInputError`,
+    `NotFoundError`) with a note naming its position; nothing is created then.
+    """
+    if len(intents) > MAX_INTENTS:
+        raise InvalidInputError(f"at most {MAX_INTENTS:,} charges can be created at once")
+    made: list[UsageBasedCharge] = []
+    fresh: dict[tuple[str, str | None], UsageBasedCharge] = {}
+    for position, intent in enumerate(intents):
+        try:
+            charge = _prepared(op, _create_arguments(intent), fresh)
+        except ChargeflowError as error:
+            error.add_note(f"refused: intent {position} of {len(intents)} (counting from 0)")
+            raise
+        made.append(charge)
+    stored = _stored(op, list(fresh.values()))
+    for charge_id, charge in stored.items():
+        if charge.id != charge_id:  # another transaction's charge: settled there
+            continue
+        if charge.intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE:
+            add_charge_line(op, charge)
+        else:
+            charge_lifecycle.advance(op, charge)
+    return [stored.get(charge.id, charge) for charge in made]
+
+
+def _prepared(
+    op: Operation,
+    arguments: dict[str, Any],
+    fresh: dict[tuple[str, str | None], UsageBasedCharge],
+) -> UsageBasedCharge:
+    """The charge `arguments` ask for: the customer's charge of its unique reference if one is
+    stored or made earlier in this call (`fresh`), else a new one, validated and activated and
+    added to `fresh` (keyed by customer and reference; by id when it has none)."""
+    customer_id = arguments["customer_id"]
+    reference = arguments.get("unique_reference_id")
+    if reference is not None:
+        key = (customer_id, _reference(reference))
+        earlier = fresh.get(key) or op.uow.charges.by_reference(*key)
+        if earlier is not None:
+            return earlier
+    customer = op.customer(customer_id)
+    intent = build(ChargeIntent, **arguments, currency=customer.currency)
+    if op.live_feature_id(intent.feature_key) is None:
         raise NotFoundError("feature", intent.feature_key)
     _require_collection_end_in_range(customer, intent)
     charge = UsageBasedCharge(intent=intent, created_at=op.now)
     driver.activate(op, CHARGES, charge, Trigger.NEXT)
-    try:  # only a unique reference can lose a race to recover from: a savepoint keeps the
-        # unit of work usable after the refused insert (PostgreSQL aborts it otherwise)
-        with op.uow.savepoint() if unique_reference_id is not None else nullcontext():
-            op.uow.charges.add(charge)
-    except ConflictError:
-        raced = unique_reference_id and op.uow.charges.by_reference(
-            customer_id, unique_reference_id
-        )
-        if not raced:
-            raise
-        return raced
-    if intent.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE:
-        add_charge_line(op, charge)
-    else:
-        charge_lifecycle.advance(op, charge)
+    fresh[(customer_id, reference if reference is not None else charge.id)] = charge
     return charge
+
+
+def _stored(op: Operation, charges: list[UsageBasedCharge]) -> dict[str, UsageBasedCharge]:
+    """Insert the new `charges` (one statement); by id, each inserted charge, or for one whose
+    unique reference another transaction took since it was looked up, that transaction's
+    charge (which is not settled again)."""
+    referenced = any(charge.intent.unique_reference_id is not None for charge in charges)
+    if not referenced:
+        op.uow.charges.add_many(charges)
+        return {charge.id: charge for charge in charges}
+    try:  # a savepoint keeps the unit of work usable after a refused insert (PostgreSQL
+        # aborts it otherwise); only a unique reference can lose a race to recover from
+        with op.uow.savepoint():
+            op.uow.charges.add_many(charges)
+        return {charge.id: charge for charge in charges}
+    except ConflictError:
+        if len(charges) == 1:
+            raced = op.uow.charges.by_reference(
+                charges[0].intent.customer_id, charges[0].intent.unique_reference_id or ""
+            )
+            if raced is None:
+                raise
+            return {charges[0].id: raced}
+    stored: dict[str, UsageBasedCharge] = {}
+    for charge in charges:  # the race lost: one at a time, to find which
+        stored.update(_stored(op, [charge]))
+    return stored
+
+
+def _create_arguments(intent: object) -> dict[str, Any]:
+    """`intent` as `create_charge`'s keyword arguments; `InvalidInputError` if it is not a
+    mapping of them with the required ones."""
+    if not isinstance(intent, Mapping):
+        raise InvalidInputError(f"an intent must be a mapping, not {type(intent).__name__}")
+    unknown = sorted(str(key) for key in intent if key not in CREATE_ARGUMENTS)
+    if unknown:
+        raise InvalidInputError(f"an intent has unknown arguments: {', '.join(unknown)}")
+    missing = [name for name in REQUIRED_ARGUMENTS if name not in intent]
+    if missing:
+        raise InvalidInputError(f"an intent is missing: {', '.join(missing)}")
+    arguments = {str(key): value for key, value in intent.items()}
+    arguments["customer_id"] = lookup_id(arguments["customer_id"], "customer")
+    return arguments
 
 
 def _reference(value: object) -> str:
@@ -260,19 +359,25 @@ not claim such charges, however long they wait."""
 
 def _claim_due_charges(
     op: Operation, now: datetime, after: tuple[datetime, str] | None, limit: int
-) -> list[tuple[tuple[datetime, str], UsageBasedCharge]]:
-    """A page of due charges, claimed (locked) and loaded with their runs in a fixed number of
-    queries."""
+) -> list[tuple[tuple[datetime, str], StoredCharge]]:
+    """A page of due charges, claimed (locked) and read with their runs in a fixed number of
+    queries; each is built when its turn comes, in its own savepoint (a charge that does not
+    load fails alone, and the page holds rows, not every charge built at once)."""
     keys = op.uow.charges.claim_due(now, after, limit, idle=IDLE)
-    loaded = op.uow.charges.get_many([charge_id for _, charge_id in keys])
-    return list(zip(keys, loaded, strict=True))
+    read = {stored.id: stored for stored in op.uow.charges.read_many([key[1] for key in keys])}
+    return [(key, read[key[1]]) for key in keys if key[1] in read]
 
 
-DUE_CHARGES = Sweep[tuple[datetime, str], UsageBasedCharge](
+def _advance_stored(op: Operation, stored: StoredCharge) -> bool:
+    """Build a claimed charge and advance it until stable; whether it moved."""
+    return charge_lifecycle.advance(op, stored.build())
+
+
+DUE_CHARGES = Sweep[tuple[datetime, str], StoredCharge](
     kind="charge",
     claim=_claim_due_charges,
-    handle=charge_lifecycle.advance,
-    ident=lambda charge: charge.id,
+    handle=_advance_stored,
+    ident=lambda stored: stored.id,
 )
 """The due charges: claimed by `advance_after`, each advanced until stable."""
 

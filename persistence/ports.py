@@ -150,11 +150,31 @@ class CreditRepository(Protocol):
         ...
 
 
+class StoredCharge(Protocol):
+    """A charge read from storage and not built yet: a page of charges is read at once, and
+    each is built (and validated) only when its turn comes, so one that does not validate fails
+    alone, and a page holds rows rather than every charge built at once."""
+
+    @property
+    def id(self) -> str:
+        """The charge's id."""
+        ...
+
+    def build(self) -> UsageBasedCharge:
+        """The charge with its runs and allocations; `CorruptRecordError` if it does not
+        validate."""
+        ...
+
+
 class ChargeRepository(Protocol):
     """Usage-based charges with their runs and credit allocations."""
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert a new charge (intent and state; it has no runs yet)."""
+        ...
+
+    def add_many(self, charges: Sequence[UsageBasedCharge]) -> None:
+        """Insert new charges, all or none (`ConflictError` if one breaks a unique index)."""
         ...
 
     def get(self, charge_id: str, *, lock: bool = False) -> UsageBasedCharge:
@@ -169,6 +189,11 @@ class ChargeRepository(Protocol):
 
     def find_many(self, charge_ids: Sequence[str]) -> list[UsageBasedCharge]:
         """Those of the charges `charge_ids` that exist, in a fixed number of queries."""
+        ...
+
+    def read_many(self, charge_ids: Sequence[str]) -> list[StoredCharge]:
+        """Those of the charges `charge_ids` that exist, in a fixed number of queries, each
+        built when asked."""
         ...
 
     def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, select, true, tuple_, update
@@ -23,7 +24,7 @@ from chargeflow.domain.credits import CreditAllocation
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.ids import new_id
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.prices import PRICE_ADAPTER, price_from_json
 from chargeflow.domain.runs import (
     DetailedLine,
     InvoiceUsage,
@@ -34,6 +35,7 @@ from chargeflow.domain.runs import (
     Totals,
 )
 from chargeflow.domain.statuses import ChargeStatus
+from chargeflow.persistence.ports import StoredCharge
 from chargeflow.persistence.sql.errors import loading
 from chargeflow.persistence.sql.repository import (
     AnyRow,
@@ -97,7 +99,13 @@ class SqlChargeRepository(SqlRepository):
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert the charge's row (intent and state; a new charge has no runs)."""
-        self._insert(CHARGES, [{**_intent_values(charge), **_state_values(charge)}])
+        self.add_many([charge])
+
+    def add_many(self, charges: Sequence[UsageBasedCharge]) -> None:
+        """Insert the charges' rows in one statement (`ConflictError`: none is inserted)."""
+        self._insert(
+            CHARGES, [{**_intent_values(charge), **_state_values(charge)} for charge in charges]
+        )
 
     def get(self, charge_id: str, *, lock: bool = False) -> UsageBasedCharge:
         """The charge with its runs; with `lock`, ``SELECT ... FOR NO KEY UPDATE`` on its row.
@@ -293,9 +301,20 @@ class SqlChargeRepository(SqlRepository):
         where = true() if customer_id is None else CHARGES.c.customer_id == customer_id
         return self._load(where, lock=False)
 
+    def read_many(self, charge_ids: Sequence[str]) -> builtins.list[StoredCharge]:
+        """Those of the charges `charge_ids` that exist, oldest first, read in four queries and
+        each built only when asked (`StoredCharge`)."""
+        return self._read(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+
     def _load(self, where: ColumnElement[bool], lock: bool) -> builtins.list[UsageBasedCharge]:
         """The charges matching `where`, oldest first (by id when locking), with their runs:
         four queries whatever the number of charges and runs (after flushing kept states)."""
+        return [stored.build() for stored in self._read(where, lock)]
+
+    def _read(self, where: ColumnElement[bool], lock: bool) -> builtins.list[StoredCharge]:
+        """The rows of the charges matching `where` (ordered as `_load` says) and of their
+        runs, allocations and detailed lines, in four queries, kept as read: each charge is
+        built from them when asked."""
         self.flush()
         charges = select(CHARGES).where(where)
         if lock:  # row locks are taken in ascending id order, the lock order of every caller
@@ -305,34 +324,77 @@ class SqlChargeRepository(SqlRepository):
         if not charge_rows:
             return []
         charge_ids = select(CHARGES.c.id).where(where)
-        run_rows = self._rows(
+        page = _Page()
+        for row in self._rows(
             select(*_RUN_COLUMNS)
             .select_from(_RUNS_WITH_FACTS)
             .where(RUNS.c.charge_id.in_(charge_ids))
             .order_by(RUNS.c.created_at, RUNS.c.id)
-        )
-        allocations: defaultdict[str, builtins.list[CreditAllocation]] = defaultdict(list)
-        details: defaultdict[str, builtins.list[DetailedLine]] = defaultdict(list)
-        if run_rows:
+        ):
+            page.runs[row.charge_id].append(row)
+        if page.runs:
             run_ids = select(RUNS.c.id).where(RUNS.c.charge_id.in_(charge_ids))
             for row in self._rows(
                 select(ALLOCATIONS)
                 .where(ALLOCATIONS.c.run_id.in_(run_ids))
                 .order_by(ALLOCATIONS.c.run_id, ALLOCATIONS.c.seq)
             ):
-                allocations[row.run_id].append(flat_record(CreditAllocation, ALLOCATIONS, row))
+                page.allocations[row.run_id].append(row)
             for row in self._rows(
                 select(DETAILED_LINES)
                 .where(DETAILED_LINES.c.run_id.in_(run_ids))
                 .order_by(DETAILED_LINES.c.run_id, DETAILED_LINES.c.seq)
             ):
-                details[row.run_id].append(flat_record(DetailedLine, DETAILED_LINES, row))
-        runs: defaultdict[str, builtins.list[RealizationRun]] = defaultdict(list)
-        for row in run_rows:
-            run = _run(row, allocations[row.id], details[row.id])
+                page.details[row.run_id].append(row)
+        return [_StoredCharge(row.id, partial(self._build, row, page)) for row in charge_rows]
+
+    def _build(self, row: AnyRow, page: _Page) -> UsageBasedCharge:
+        """The charge stored in `row`, with its runs from `page` (whose detailed lines are then
+        known as stored)."""
+        runs = []
+        for run_row in page.runs.get(row.id, ()):
+            run = _run(
+                run_row,
+                [
+                    flat_record(CreditAllocation, ALLOCATIONS, allocation)
+                    for allocation in page.allocations.get(run_row.id, ())
+                ],
+                [
+                    flat_record(DetailedLine, DETAILED_LINES, line)
+                    for line in page.details.get(run_row.id, ())
+                ],
+            )
             self._stored_details[run.id] = run.detailed_lines
-            runs[row.charge_id].append(run)
-        return [_charge(row, runs[row.id]) for row in charge_rows]
+            runs.append(run)
+        return _charge(row, runs)
+
+
+@dataclass
+class _Page:
+    """The run, allocation and detailed-line rows of a page of charges, as read: runs by
+    charge id, allocations and detailed lines by run id, each in order."""
+
+    runs: defaultdict[str, builtins.list[AnyRow]] = field(default_factory=lambda: defaultdict(list))
+    allocations: defaultdict[str, builtins.list[AnyRow]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    details: defaultdict[str, builtins.list[AnyRow]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+class _StoredCharge:
+    """A charge whose rows are read, built (and validated) when `build` is called."""
+
+    __slots__ = ("_build", "id")
+
+    def __init__(self, charge_id: str, build: Callable[[], UsageBasedCharge]) -> None:
+        self.id = charge_id
+        self._build = build
+
+    def build(self) -> UsageBasedCharge:
+        """The charge; `CorruptRecordError` if a row of it does not validate."""
+        return self._build()
 
 
 def _intent_values(charge: UsageBasedCharge) -> dict[str, Any]:
@@ -413,7 +475,7 @@ def _charge(row: AnyRow, runs: Sequence[RealizationRun]) -> UsageBasedCharge:
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
             settlement_mode=SettlementMode(row.settlement_mode),
-            price=PRICE_ADAPTER.validate_json(row.price),
+            price=price_from_json(row.price),
             unique_reference_id=row.unique_reference_id,
         )
         state = ChargeState(

@@ -27,7 +27,7 @@ from chargeflow.domain.invoices import (
     LineStatus,
 )
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.prices import PRICE_ADAPTER, price_from_json
 from chargeflow.domain.runs import DetailedLine, Totals
 from chargeflow.persistence.sql.errors import loading
 from chargeflow.persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
@@ -270,7 +270,7 @@ def _line(row: AnyRow) -> InvoiceLine:
             name=row.name,
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
-            price=PRICE_ADAPTER.validate_json(row.price),
+            price=price_from_json(row.price),
             quantity=row.quantity,
             metered_quantity=row.metered_quantity,
             pre_line_quantity=row.pre_line_quantity,

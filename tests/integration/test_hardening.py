@@ -7,10 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from chargeflow import (
     AmountOutOfRangeError,
     App,
+    CorruptRecordError,
     FrozenClock,
     InvalidInputError,
     NoLinesToInvoiceError,
@@ -122,6 +124,33 @@ def test_an_unexpected_error_on_one_charge_is_reported_and_the_sweep_goes_on(
         charge_id for charge_id in (first.id, second.id) if charge_id != failed_id
     ]
     assert app.charges.get(failed_id).state.status is S.ACTIVE
+
+
+def test_a_corrupt_charge_in_a_due_page_fails_alone_and_the_page_advances(
+    database: SqlDatabase, app: App, clock: FrozenClock
+) -> None:
+    who = customer(app)
+    clock.set("2026-01-01T00:00:00Z")
+    first, corrupt, last = (charge(app, who.id, CO).id for _ in range(3))
+    with database.engine.begin() as connection:  # a price this version does not know
+        connection.execute(
+            sa.text("UPDATE charge_usage_based SET price = :price WHERE id = :id"),
+            {"price": '{"type": "per_seat", "amount": "1"}', "id": corrupt},
+        )
+    clock.set("2026-02-01T12:00:00Z")
+
+    report = app.charges.advance_due(batch_size=3)
+
+    assert report.advanced == [first, last]
+    refused = report.failed[corrupt]
+    assert isinstance(refused, CorruptRecordError)
+    assert refused.record_id == corrupt
+    assert {app.charges.get(made).state.status for made in (first, last)} != {S.ACTIVE}
+    with database.engine.connect() as connection:
+        status = connection.execute(
+            sa.text("SELECT status FROM charge_usage_based WHERE id = :id"), {"id": corrupt}
+        ).scalar_one()
+    assert status == S.ACTIVE.value
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, True])
