@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    bindparam,
+    delete,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
 from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from chargeflow.domain.credits import CreditAllocation
@@ -96,6 +106,9 @@ class SqlChargeRepository(SqlRepository):
         """Rows kept to insert, in order: runs, their detailed lines, allocations."""
         self._stored_details: dict[str, tuple[DetailedLine, ...]] = {}
         """The detailed lines stored for each run this unit of work loaded or inserted."""
+        self._stored_runs: dict[str, Mapping[Any, Any]] = {}
+        """The mutable column values stored for each run this unit of work loaded, inserted or
+        updated (by column name): a save writes only the columns that differ."""
 
     def add(self, charge: UsageBasedCharge) -> None:
         """Insert the charge's row (intent and state; a new charge has no runs)."""
@@ -171,12 +184,24 @@ class SqlChargeRepository(SqlRepository):
                 raise NotFoundError("charge", ", ".join(states))
 
     def _flush_runs(self, runs: dict[str, tuple[dict[str, Any], tuple[DetailedLine, ...]]]) -> None:
-        parameters = [
-            {f"b_{name}": values[name] for name in _RUN_MUTABLE} | {"b_id": run_id}
-            for run_id, (values, _) in runs.items()
-        ]
-        if self._write(_SAVE_RUN, parameters) != len(parameters):
-            raise NotFoundError("run", ", ".join(runs))
+        """One executemany UPDATE per set of changed columns (a run whose stored values are
+        not known writes them all), then the detailed lines that changed."""
+        by_columns: defaultdict[tuple[str, ...], builtins.list[dict[str, Any]]] = defaultdict(
+            builtins.list
+        )
+        for run_id, (values, _) in runs.items():
+            stored = self._stored_runs.get(run_id)
+            columns = tuple(
+                name for name in _RUN_MUTABLE if stored is None or stored[name] != values[name]
+            )
+            if columns:
+                by_columns[columns].append(
+                    {f"b_{name}": values[name] for name in columns} | {"b_id": run_id}
+                )
+            self._stored_runs[run_id] = values
+        for columns, parameters in by_columns.items():
+            if self._write(_save_run(columns), parameters) != len(parameters):
+                raise NotFoundError("run", ", ".join(parameter["b_id"] for parameter in parameters))
         changed = {
             run_id: details
             for run_id, (_, details) in runs.items()
@@ -200,11 +225,11 @@ class SqlChargeRepository(SqlRepository):
 
     def restore(self, mark: Mark) -> None:
         """Keep only what was kept at `mark` (the savepoint is rolled back), and forget which
-        detailed lines are stored (the rollback may have undone a rewrite)."""
+        detailed lines and run values are stored (the rollback may have undone a write)."""
         self._states, self._runs = dict(mark.states), dict(mark.runs)
         for rows, kept in zip(self._new, mark.new, strict=True):
             del rows[kept:]
-        self._stored_details = {}
+        self._stored_details, self._stored_runs = {}, {}
 
     def save_period(self, charge: UsageBasedCharge) -> None:
         """One UPDATE of the charge's period end and `invoice_at`; `NotFoundError`."""
@@ -218,7 +243,9 @@ class SqlChargeRepository(SqlRepository):
         """Keep the run's row, its detailed lines and the allocations it already carries (in
         their order) to insert at the next flush, before any kept change; `ConflictError` then
         if its line is unknown or billed by another run."""
-        self._new[0].append(_run_values(run))
+        values = _run_values(run)
+        self._new[0].append(values)
+        self._stored_runs[run.id] = values
         self._new[1].extend(_detailed_line_values(run))
         self._new[2].extend(
             {**flat_values(allocation), "seq": seq}
@@ -365,6 +392,7 @@ class SqlChargeRepository(SqlRepository):
                 ],
             )
             self._stored_details[run.id] = run.detailed_lines
+            self._stored_runs[run.id] = run_row._mapping
             runs.append(run)
         return _charge(row, runs)
 
@@ -440,17 +468,23 @@ _STATE_COLUMNS = (
 )
 
 
-_SAVE_RUN = (
-    update(RUNS)
-    .where(RUNS.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _RUN_MUTABLE})
-)
+@cache
+def _save_run(columns: tuple[str, ...]) -> Update:
+    """The executemany UPDATE of a run's `columns` (some of `_RUN_MUTABLE`), built once per
+    set of columns."""
+    return (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+
+
 _SAVE_STATE = (
     update(CHARGES)
     .where(CHARGES.c.id == bindparam("b_id"))
     .values({name: bindparam(f"b_{name}") for name in _STATE_COLUMNS})
 )
-"""The executemany UPDATEs of kept runs and states, built once."""
+"""The executemany UPDATE of kept states, built once."""
 
 
 def _state_values(charge: UsageBasedCharge) -> dict[str, Any]:

@@ -638,6 +638,47 @@ def test_a_customer_has_one_gathering_invoice_per_currency(db: SqlDatabase) -> N
         uow.invoices.add(an_invoice("inv_g2", kind=InvoiceKind.GATHERING))
 
 
+def test_saving_a_loaded_run_writes_only_the_columns_that_changed(db: SqlDatabase) -> None:
+    seed_charge(db)
+    add_run(db, a_run())
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with db.unit_of_work() as uow:
+        run = uow.charges.get("chg_1").runs[0]
+        run.no_fiat_transaction_required = True
+        uow.charges.save_run(run)
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            uow.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+
+    [update] = [sql for sql in statements if sql.lstrip().upper().startswith("UPDATE")]
+    assert "SET no_fiat_transaction_required=" in " ".join(update.split())
+    assert "metered_quantity" not in update
+    with db.unit_of_work() as uow:
+        assert uow.charges.get("chg_1").runs[0].no_fiat_transaction_required
+
+
+def test_a_run_write_a_savepoint_rolled_back_is_written_again(db: SqlDatabase) -> None:
+    seed_charge(db)
+    add_run(db, a_run())
+    with db.unit_of_work() as uow:
+        run = uow.charges.get("chg_1").runs[0]
+        run.metered_quantity = Decimal("250")
+        with pytest.raises(RuntimeError), uow.savepoint():
+            uow.charges.save_run(run)
+            uow.charges.get("chg_1")  # a read flushes the write inside the savepoint
+            raise RuntimeError("the item fails after its write")
+        uow.charges.save_run(run)  # the same values, which the rollback took out of the row
+        uow.commit()
+    with db.unit_of_work() as uow:
+        assert uow.charges.get("chg_1").runs[0].metered_quantity == Decimal("250")
+
+
 # --- corrupt rows -----------------------------------------------------------------------------
 
 
