@@ -1,6 +1,6 @@
 """A crash between two steps loses nothing and a retry never duplicates.
 
-For each operation (create, advance, advance_due, invoice_pending_lines, invoicing a
+For each operation (create, create_many, advance, advance_due, invoice_pending_lines, invoicing a
 progressive customer mid-period, advance_invoice, delete, extend, approve_invoice,
 record_payment), the same world is rebuilt and the operation is crashed once at every point it
 touches the database: before each SQL statement, and before and after each commit. The crash is
@@ -93,6 +93,22 @@ def act_create(app: App, world: World) -> object:
         )
         for number, mode in enumerate((CO, CTI))
     ]
+
+
+def act_create_many(app: App, world: World) -> object:
+    """Three charges in one call (a credit_only, a credit_then_invoice with its gathering line,
+    and one referenced twice); a retry of the whole call returns the same charges."""
+    return app.charges.create_many(
+        {
+            "customer_id": world.customer_id,
+            "feature_key": FEATURE,
+            "service_period": PERIOD,
+            "settlement_mode": mode,
+            "price": {"type": "unit", "amount": "1.00"},
+            "unique_reference_id": reference,
+        }
+        for mode, reference in ((CO, "many-0"), (CTI, "many-1"), (CO, "many-0"))
+    )
 
 
 def setup_due(app: App, clock: FrozenClock) -> World:
@@ -215,6 +231,7 @@ def act_extend(app: App, world: World) -> object:
 
 OPERATIONS: dict[str, tuple[Setup, Act]] = {
     "create": (setup_create, act_create),
+    "create_many": (setup_create, act_create_many),
     "advance": (setup_due, act_advance),
     "advance_due": (setup_due, act_advance_due),
     "invoice_pending_lines": (setup_invoicing, act_invoice),
