@@ -669,10 +669,15 @@ def test_a_run_write_a_savepoint_rolled_back_is_written_again(db: SqlDatabase) -
     with db.unit_of_work() as uow:
         run = uow.charges.get("chg_1").runs[0]
         run.metered_quantity = Decimal("250")
-        with pytest.raises(RuntimeError), uow.savepoint():
-            uow.charges.save_run(run)
-            uow.charges.get("chg_1")  # a read flushes the write inside the savepoint
-            raise RuntimeError("the item fails after its write")
+
+        def item_failing_after_its_write() -> None:
+            with uow.savepoint():
+                uow.charges.save_run(run)
+                uow.charges.get("chg_1")  # a read flushes the write inside the savepoint
+                raise RuntimeError("the item fails after its write")
+
+        with pytest.raises(RuntimeError):
+            item_failing_after_its_write()
         uow.charges.save_run(run)  # the same values, which the rollback took out of the row
         uow.commit()
     with db.unit_of_work() as uow:
