@@ -89,7 +89,7 @@ class SqlUnitOfWork:
         self._history = SqlTransitionLog(connection, savepoints)
         self.usage, self.credits = self._usage, self._credits
         self.charges, self.history = self._charges, self._history
-        self.invoices = SqlInvoiceRepository(connection, savepoints)
+        self.invoices = self._invoices = SqlInvoiceRepository(connection, savepoints)
         return self
 
     def commit(self) -> None:
@@ -134,6 +134,7 @@ class SqlUnitOfWork:
             self._history.restore(marks[1])
             self._credits.restore(marks[2])
             self._usage.forget()
+            self._invoices.forget()
             with database_errors():
                 self._savepoints.end(keep=False)
             raise

@@ -3,6 +3,11 @@
 
 At most one gathering invoice exists per customer and currency (a partial unique index).
 Prices and applied credits are stored as JSON text.
+
+A unit of work knows the lines it wrote itself: a row it inserted or updated is locked by its
+transaction until it ends, so no one else can change it, and `get_line` answers from what was
+written instead of reading the row back (invoicing asks for every line it just wrote). A
+savepoint rolled back forgets them (`forget`): the rollback may have undone a write.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, and_, bindparam, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, select, tuple_, update
 
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.invoices import (
@@ -27,10 +33,16 @@ from chargeflow.domain.invoices import (
     LineStatus,
 )
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER
+from chargeflow.domain.prices import PRICE_ADAPTER, Price
 from chargeflow.domain.runs import DetailedLine, Totals
 from chargeflow.persistence.sql.errors import loading
-from chargeflow.persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
+from chargeflow.persistence.sql.repository import (
+    AnyRow,
+    Savepoints,
+    SqlRepository,
+    claimed,
+    ids_matching,
+)
 from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
@@ -58,6 +70,11 @@ _COLLECTING = (InvoiceStatus.DRAFT_CREATED.value, InvoiceStatus.DRAFT_WAITING_FO
 class SqlInvoiceRepository(SqlRepository):
     """`InvoiceRepository` on ``billing_invoices`` and ``billing_invoice_lines``."""
 
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
+        self._written: dict[str, InvoiceLine] = {}
+        """A copy of each line this unit of work inserted or updated, as its row now stands."""
+
     def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
         """The customer's gathering invoice for `currency`, without its lines, if it exists."""
         c = INVOICES.c
@@ -78,6 +95,7 @@ class SqlInvoiceRepository(SqlRepository):
     def add_lines(self, lines: Sequence[InvoiceLine]) -> None:
         """Insert `lines` (each names its invoice), in one statement."""
         self._insert(INVOICE_LINES, [_line_values(line) for line in lines])
+        self._remember(lines)
 
     def save(self, invoice: Invoice) -> None:
         """One UPDATE of the header: status, collection and issue times, totals, `deleted_at`;
@@ -97,12 +115,23 @@ class SqlInvoiceRepository(SqlRepository):
         ]  # fmt: skip
         if self._write(_SAVE_LINE, parameters) != len(parameters):
             raise NotFoundError("invoice line", ", ".join(line.id for line in lines))
+        self._remember(lines)
 
     def remove_lines(self, line_ids: Sequence[str]) -> None:
         """Delete the lines' rows (a gathering line moving onto a standard invoice leaves its
         row this way); the database nulls the `line_id` of a run linked to one."""
         if line_ids:
             self._write(delete(INVOICE_LINES).where(INVOICE_LINES.c.id.in_(line_ids)))
+            for line_id in line_ids:
+                self._written.pop(line_id, None)
+
+    def forget(self) -> None:
+        """Forget the lines written (a savepoint is rolled back: it may have undone a write)."""
+        self._written.clear()
+
+    def _remember(self, lines: Sequence[InvoiceLine]) -> None:
+        """Keep a copy of each of `lines` as just written (the caller may change its own)."""
+        self._written.update((line.id, line.model_copy()) for line in lines)
 
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
         """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR NO KEY
@@ -113,7 +142,10 @@ class SqlInvoiceRepository(SqlRepository):
         return invoices[0]
 
     def get_line(self, line_id: str) -> InvoiceLine | None:
-        """The line `line_id`, if it exists (a deleted one too: it carries `deleted_at`)."""
+        """The line `line_id`, if it exists (a deleted one too: it carries `deleted_at`); no
+        read for a line this unit of work wrote."""
+        if line_id in self._written:
+            return self._written[line_id].model_copy()
         rows = self._rows(select(INVOICE_LINES).where(INVOICE_LINES.c.id == line_id))
         return _line(rows[0]) if rows else None
 
@@ -270,14 +302,27 @@ def _line(row: AnyRow) -> InvoiceLine:
             name=row.name,
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
-            price=PRICE_ADAPTER.validate_json(row.price),
+            price=_price(row.price),
             quantity=row.quantity,
             metered_quantity=row.metered_quantity,
             pre_line_quantity=row.pre_line_quantity,
-            detailed_lines=_DETAILED_LINES.validate_json(row.detailed_lines),
+            detailed_lines=_detailed_lines(row.detailed_lines),
             credits_applied=_CREDITS_APPLIED.validate_json(row.credits_applied),
             totals=_totals(row),
             collection_period_end=row.collection_period_end,
             created_at=row.created_at,
             deleted_at=row.deleted_at,
         )
+
+
+@lru_cache(maxsize=1024)
+def _price(stored: str) -> Price:
+    """The price stored as `stored`: parsed once for every line that stores the same text
+    (prices are frozen, so the lines share it)."""
+    return PRICE_ADAPTER.validate_json(stored)
+
+
+@lru_cache(maxsize=1024)
+def _detailed_lines(stored: str) -> tuple[DetailedLine, ...]:
+    """The detailed lines stored as `stored`, parsed once per text (they are frozen too)."""
+    return _DETAILED_LINES.validate_json(stored)

@@ -6,6 +6,8 @@ PostgreSQL tests create a database of their own on the server named by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -73,6 +75,28 @@ ALL_TABLES = CORE_TABLES | {
     "credit_overdrafts",
 }
 HEAD = "0010_audit_actor"
+
+
+def save_then_fail(uow: UnitOfWork, line: InvoiceLine) -> None:
+    """Save `line` in a savepoint that then fails (rolled back)."""
+    with uow.savepoint():
+        uow.invoices.save_lines([line])
+        raise RuntimeError("the block failed")
+
+
+@contextmanager
+def recorded_statements(db: SqlDatabase) -> Iterator[list[str]]:
+    """The statements `db` runs inside the block."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -477,17 +501,8 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
         add_allocation(uow, an_allocation("2", run_id="run_2"))
         uow.commit()
 
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.unit_of_work() as uow:
-            charges = uow.charges.get_many(["chg_2", "chg_1"], lock=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    with recorded_statements(db) as statements, db.unit_of_work() as uow:
+        charges = uow.charges.get_many(["chg_2", "chg_1"], lock=True)
 
     selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 4
@@ -627,6 +642,28 @@ def test_a_line_keeps_its_id_when_it_moves_to_a_standard_invoice(db: SqlDatabase
         assert uow.invoices.pending_lines("cus_1") == []
         assert uow.invoices.get("inv_1").lines == [moved]
         assert uow.charges.get("chg_1").runs[0].line_id == "line_1"
+
+
+def test_a_line_the_unit_of_work_wrote_is_answered_without_a_read_until_a_rollback(
+    db: SqlDatabase,
+) -> None:
+    """A row the unit of work wrote is locked by it: `get_line` answers from what was written
+    (not from the caller's object, which it may change after) and reads it back only once a
+    savepoint rolled back, which may have undone the write."""
+    seed_charge(db)
+    line = a_line()
+    with db.unit_of_work() as uow:
+        uow.invoices.add(an_invoice())
+        uow.invoices.add_lines([line])
+        line.quantity = Decimal("7")
+        with recorded_statements(db) as unread:
+            assert uow.invoices.get_line("line_1") == a_line()
+        with pytest.raises(RuntimeError):
+            save_then_fail(uow, line)
+        with recorded_statements(db) as read_back:
+            assert uow.invoices.get_line("line_1") == a_line()
+    assert unread == []
+    assert len(read_back) == 1
 
 
 def test_a_customer_has_one_gathering_invoice_per_currency(db: SqlDatabase) -> None:
@@ -836,6 +873,36 @@ def test_balances_are_fifo_and_running_totals_of_the_moves(db: SqlDatabase) -> N
     ]
     assert unassigned == Decimal("0.4")
     assert nobody == []
+
+
+@pytest.mark.postgres
+def test_balances_read_before_the_credit_lock_are_read_again_once_it_is_taken() -> None:
+    """PostgreSQL: balances read without the customer's credit lock are kept for the unit of
+    work, but another transaction may move them until the lock is taken; taking it forgets
+    them, so a correction made under the lock moves the balance as it stands then (the other
+    transaction's draw is not lost)."""
+    with postgres_database() as url:
+        db = SqlDatabase(url)
+        db.upgrade()
+        seed_charge(db)
+        with db.unit_of_work() as uow:
+            uow.credits.add_grant(a_grant("grant_a", "5", T0))
+            uow.commit()
+        try:
+            with db.unit_of_work() as first:
+                [before] = first.credits.balances("cus_1", JAN.end)
+                with db.unit_of_work() as second:
+                    second.credits.lock("cus_1")
+                    second.credits.move_balances("cus_1", {"grant_a": Decimal("2")})
+                    second.commit()
+                first.credits.lock("cus_1")
+                first.credits.move_balances("cus_1", {"grant_a": Decimal("-1")})
+                first.commit()
+            with db.unit_of_work() as uow:
+                [after] = uow.credits.balances("cus_1", JAN.end)
+            assert (before.remaining, after.remaining) == (Decimal("5"), Decimal("4"))
+        finally:
+            db.dispose()
 
 
 def test_an_in_memory_database_is_shared_by_every_unit_of_work() -> None:
