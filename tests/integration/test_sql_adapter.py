@@ -6,8 +6,6 @@ PostgreSQL tests create a database of their own on the server named by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -20,6 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from benchmarks.capture import statements as sent_statements
 from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from chargeflow.domain.credits import CreditAllocation, CreditGrant
 from chargeflow.domain.customer import Customer
@@ -82,21 +81,6 @@ def save_then_fail(uow: UnitOfWork, line: InvoiceLine) -> None:
     with uow.savepoint():
         uow.invoices.save_lines([line])
         raise RuntimeError("the block failed")
-
-
-@contextmanager
-def recorded_statements(db: SqlDatabase) -> Iterator[list[str]]:
-    """The statements `db` runs inside the block."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -501,8 +485,17 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
         add_allocation(uow, an_allocation("2", run_id="run_2"))
         uow.commit()
 
-    with recorded_statements(db) as statements, db.unit_of_work() as uow:
-        charges = uow.charges.get_many(["chg_2", "chg_1"], lock=True)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.unit_of_work() as uow:
+            charges = uow.charges.get_many(["chg_2", "chg_1"], lock=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
     selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 4
@@ -656,14 +649,42 @@ def test_a_line_the_unit_of_work_wrote_is_answered_without_a_read_until_a_rollba
         uow.invoices.add(an_invoice())
         uow.invoices.add_lines([line])
         line.quantity = Decimal("7")
-        with recorded_statements(db) as unread:
+        with sent_statements() as unread:
             assert uow.invoices.get_line("line_1") == a_line()
         with pytest.raises(RuntimeError):
             save_then_fail(uow, line)
-        with recorded_statements(db) as read_back:
+        with sent_statements() as read_back:
             assert uow.invoices.get_line("line_1") == a_line()
-    assert unread == []
-    assert len(read_back) == 1
+    assert unread.total == 0
+    assert read_back.total == 1
+
+
+def test_saving_lines_writes_only_those_that_differ_from_their_rows(db: SqlDatabase) -> None:
+    """The lines of an invoice read under its lock are held: saving one as it stands sends
+    nothing, and a decimal written with another exponent is a difference (``10.00`` is stored
+    apart from ``10.0``); the invoice header is written once, when the unit of work commits."""
+    seed_charge(db, with_line=True)
+    with db.unit_of_work() as uow:
+        invoice = uow.invoices.get("inv_1", lock=True)
+        [line] = invoice.lines
+        rescaled = line.model_copy(update={"totals": Totals.of(Decimal("10.0"), Decimal(0))})
+        invoice.status = InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION
+        with sent_statements() as unchanged:
+            uow.invoices.save_lines([line.model_copy()])
+            uow.invoices.save(invoice)
+            uow.invoices.save(invoice)
+        with sent_statements() as once:
+            uow.invoices.save_lines(
+                [rescaled.model_copy(update={"totals": Totals.of(Decimal("10.00"), Decimal(0))})]
+            )
+            uow.invoices.save_lines([rescaled])
+            uow.commit()
+    with db.unit_of_work() as uow:
+        stored = uow.invoices.get("inv_1")
+    assert unchanged.total == 0
+    assert once.total == 3  # the two lines saved, then the header
+    assert str(stored.lines[0].totals.amount) == "10.0"
+    assert stored.status is InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION
 
 
 def test_a_customer_has_one_gathering_invoice_per_currency(db: SqlDatabase) -> None:
