@@ -35,6 +35,7 @@ from chargeflow.domain.runs import (
 )
 from chargeflow.domain.statuses import ChargeStatus
 from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.prices import stored_price
 from chargeflow.persistence.sql.repository import (
     AnyRow,
     Savepoints,
@@ -413,7 +414,7 @@ def _charge(row: AnyRow, runs: Sequence[RealizationRun]) -> UsageBasedCharge:
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
             settlement_mode=SettlementMode(row.settlement_mode),
-            price=PRICE_ADAPTER.validate_json(row.price),
+            price=stored_price(row.price),
             unique_reference_id=row.unique_reference_id,
         )
         state = ChargeState(

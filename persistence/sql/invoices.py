@@ -37,9 +37,10 @@ from chargeflow.domain.invoices import (
     LineStatus,
 )
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER, Price
+from chargeflow.domain.prices import PRICE_ADAPTER
 from chargeflow.domain.runs import DetailedLine, Totals
 from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.prices import stored_price
 from chargeflow.persistence.sql.repository import (
     AnyRow,
     Savepoints,
@@ -345,7 +346,7 @@ def _line(row: AnyRow) -> InvoiceLine:
             name=row.name,
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
-            price=_price(row.price),
+            price=stored_price(row.price),
             quantity=row.quantity,
             metered_quantity=row.metered_quantity,
             pre_line_quantity=row.pre_line_quantity,
@@ -359,15 +360,9 @@ def _line(row: AnyRow) -> InvoiceLine:
 
 
 @lru_cache(maxsize=1024)
-def _price(stored: str) -> Price:
-    """The price stored as `stored`: parsed once for every line that stores the same text
-    (prices are frozen, so the lines share it)."""
-    return PRICE_ADAPTER.validate_json(stored)
-
-
-@lru_cache(maxsize=1024)
 def _detailed_lines(stored: str) -> tuple[DetailedLine, ...]:
-    """The detailed lines stored as `stored`, parsed once per text (they are frozen too)."""
+    """The detailed lines stored as `stored`, parsed once per text: they are frozen, so the
+    lines that store the same text (an invoice's lines often bill alike) share them."""
     return _DETAILED_LINES.validate_json(stored)
 
 
@@ -375,14 +370,17 @@ def _stored_alike(held: object, given: object) -> bool:
     """Whether `given` would be stored exactly as `held` is: equal values, and decimals of the
     same exponent too (``10.0`` and ``10.00`` are equal, but stored as different text, or
     NUMERIC scale)."""
-    if held is given:
-        return True
     if type(held) is not type(given):
         return False
     if isinstance(held, Decimal) and isinstance(given, Decimal):
-        return held.as_tuple() == given.as_tuple()
+        return not held.compare_total(given)  # 0 only for the same digits and exponent
     if isinstance(held, BaseModel) and isinstance(given, BaseModel):
-        return all(map(_stored_alike, held.__dict__.values(), given.__dict__.values()))
-    if isinstance(held, tuple | list) and isinstance(given, tuple | list):
-        return len(held) == len(given) and all(map(_stored_alike, held, given))
-    return held == given
+        pairs = zip(held.__dict__.values(), given.__dict__.values(), strict=True)
+    elif isinstance(held, tuple | list) and isinstance(given, tuple | list):
+        if len(held) != len(given):
+            return False
+        pairs = zip(held, given, strict=True)
+    else:
+        return held == given
+    # most values of a line saved as it stands are the very objects held
+    return all(kept is new or _stored_alike(kept, new) for kept, new in pairs)
