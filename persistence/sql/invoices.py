@@ -9,7 +9,7 @@ is locked by its transaction until it ends) and those of an invoice it read unde
 lock (a standard line is only written under its invoice's lock). `get_line` answers those from
 what it knows instead of reading the row back (invoicing asks for every line it just wrote), and
 `save_lines` writes only the lines that differ from their rows (collection re-rates every line,
-and most come out as they were). A savepoint rolled back forgets them all (`forget`): the
+and most come out as they were). A savepoint rolled back forgets them all (`restore`): the
 rollback may have undone a write.
 """
 

@@ -506,6 +506,21 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
     assert [len(run.allocations) for run in charges[1].runs] == [1, 1]
 
 
+def test_charge_states_are_read_in_one_query_after_the_kept_ones_are_written(
+    db: SqlDatabase,
+) -> None:
+    seed_charge(db)
+    with db.unit_of_work() as uow:
+        charge = uow.charges.get("chg_1", lock=True)
+        charge.state.status = ChargeStatus.ACTIVE
+        charge.state.advance_after = JAN.end
+        uow.charges.save_state(charge)
+        with sent_statements() as sent:
+            states = uow.charges.states(["chg_1", "chg_missing"])
+    assert states == {"chg_1": charge.state}
+    assert (sent.kinds["write"], sent.kinds["read"]) == (1, 1)
+
+
 def test_charge_listings_are_oldest_first_and_skip_deleted_ids(db: SqlDatabase) -> None:
     seed_charge(db)
     later = a_charge("chg_0", created_at=T0 + timedelta(days=1))
