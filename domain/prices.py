@@ -10,7 +10,6 @@ Prices are data only; rating them is `engines.rating`'s job. Plain dicts are acc
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -94,14 +93,6 @@ Price = Annotated[
 ]
 PRICE_ADAPTER: TypeAdapter[Price] = TypeAdapter(Price)
 """Validates and serializes a `Price` outside a model (persistence stores prices as JSON)."""
-
-
-@lru_cache(maxsize=4096)
-def price_from_json(text: str) -> Price:
-    """The price whose JSON is `text`, validated (`ValidationError` if it is not one). Prices
-    are frozen, so the charges and lines stored with the same text share one price: the last
-    4,096 texts are kept, and a page of charges of a few plans validates each plan once."""
-    return PRICE_ADAPTER.validate_json(text)
 
 
 def require_flat_amounts_in_minor_units(price: Price, currency: str) -> None:

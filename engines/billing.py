@@ -103,7 +103,7 @@ def invoice_pending_lines(
             f"cannot invoice as of {format_instant(cutoff)}: it is only "
             f"{format_instant(op.now)} (charges are realized at now)"
         )
-    customer = op.uow.customers.lock_billing(customer_id)
+    customer = op.lock_billing(customer_id)
     pending = op.uow.invoices.pending_lines(customer_id)
     billable, left = invoicing.sort_billable(op, customer, pending, cutoff)
     invoices, unbilled = invoicing.create_standard_invoices(op, customer, billable)

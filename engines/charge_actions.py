@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
 from chargeflow.domain.effects import DeleteGatheringLine, InvoiceEffect
@@ -116,7 +117,7 @@ def _start_final_realization_run(call: ActionCall) -> Sequence[InvoiceEffect]:
 def _finalize_realization_run(call: ActionCall) -> Sequence[InvoiceEffect]:
     """credit_only: re-rate at the run's own cutoffs, reconcile credits exactly, clear the run."""
     run = require_current_run(call.charge, call.trigger)
-    rerate(call.op, call.charge, run, call.trigger, credit_target=None, mode=AllocationMode.EXACT)
+    rerate(call.op, call.charge, run, call.trigger, credit_limit=None, mode=AllocationMode.EXACT)
     run.no_fiat_transaction_required = True
     call.op.uow.charges.save_run(run)
     call.charge.state.current_run_id = None
@@ -156,10 +157,13 @@ def _snapshot_invoice_usage(call: ActionCall) -> Sequence[InvoiceEffect]:
     """credit_then_invoice, at collection: re-rate at the run's cutoffs and move its credits to
     ``min(amount, credits + available)`` (topped up, or corrected down newest first)."""
     run = require_current_run(call.charge, call.trigger)
-    available = available_credit(call.op.uow, call.charge.intent.customer_id, call.op.now)
-    target = run.net_credits() + max(available, ZERO)  # a negative balance takes nothing back
+
+    def limit() -> Decimal:  # a negative balance takes nothing back
+        available = available_credit(call.op.uow, call.charge.intent.customer_id, call.op.now)
+        return run.net_credits() + max(available, ZERO)
+
     rerate(
-        call.op, call.charge, run, call.trigger, credit_target=target, mode=AllocationMode.AVAILABLE
+        call.op, call.charge, run, call.trigger, credit_limit=limit, mode=AllocationMode.AVAILABLE
     )
     run.no_fiat_transaction_required = run.totals.total == 0
     call.op.uow.charges.save_run(run)

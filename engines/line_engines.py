@@ -205,19 +205,19 @@ class UsageBasedLineEngine(PassThroughLineEngine):
         self, op: Operation, customer: Customer, lines: Sequence[InvoiceLine], as_of: datetime
     ) -> dict[str, str]:
         """A line is billable when it names a charge that exists, is not deleted and has no
-        current run (its charges read in one batch), and a part of it is billable at `as_of`
-        (`engines.billable`: the whole line once its period has ended and its `invoice_at` has
-        come, or with progressive billing the part before `as_of`)."""
-        charges = _charges_of(op, lines)
+        current run (the charges' states read in one batch), and a part of it is billable at
+        `as_of` (`engines.billable`: the whole line once its period has ended and its
+        `invoice_at` has come, or with progressive billing the part before `as_of`)."""
+        states = op.uow.charges.states([line.charge_id for line in lines if line.charge_id])
         reasons: dict[str, str] = {}
         for line in lines:
-            charge = charges.get(line.charge_id or "")
+            state = states.get(line.charge_id or "")
             billable = billable_end(customer, line, as_of)
-            if charge is None:
+            if state is None:
                 reasons[line.id] = "the line names no existing charge"
-            elif charge.state.status is ChargeStatus.DELETED:
-                reasons[line.id] = f"charge {charge.id} is deleted"
-            elif charge.state.current_run_id is not None:
+            elif state.status is ChargeStatus.DELETED:
+                reasons[line.id] = f"charge {line.charge_id} is deleted"
+            elif state.current_run_id is not None:
                 reasons[line.id] = "an active realization run already exists"
             elif isinstance(billable, str):
                 reasons[line.id] = billable

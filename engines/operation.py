@@ -59,6 +59,12 @@ class Operation:
             self._customers[customer_id] = self.uow.customers.get(customer_id)
         return self._customers[customer_id]
 
+    def lock_billing(self, customer_id: str) -> Customer:
+        """The customer, read under its billing lock (`NotFoundError`), and remembered as
+        `customer` for the rest of the operation."""
+        self._customers[customer_id] = self.uow.customers.lock_billing(customer_id)
+        return self._customers[customer_id]
+
     def live_feature_id(self, key: str) -> str | None:
         """The id of the feature live under `key`, read once per operation (None if none)."""
         if key not in self._features:

@@ -7,6 +7,7 @@ Everything they create is written through the operation's unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -127,11 +128,13 @@ def rerate(
     run: RealizationRun,
     trigger: Trigger | None,
     *,
-    credit_target: Decimal | None,
+    credit_limit: Callable[[], Decimal] | None,
     mode: AllocationMode,
 ) -> None:
-    """Re-rate `run` at its own bounds, move its credits to the new amount (`credit_target`
-    None) or to ``min(amount, credit_target)``, and store its rating and totals."""
+    """Re-rate `run` at its own bounds, move its credits to the new amount (`credit_limit`
+    None) or to ``min(amount, credit_limit())``, and store its rating and totals. A limit is
+    never below the run's current credits, so it is asked only for an amount above them (it
+    may cost a read of the customer's balance)."""
     rating = rate_run(
         op,
         charge,
@@ -140,7 +143,10 @@ def rerate(
         stored_at_lt=run.stored_at_lt,
         run_id=run.id,
     )
-    target = rating.amount if credit_target is None else min(rating.amount, credit_target)
+    if credit_limit is None or rating.amount <= run.net_credits():
+        target = rating.amount
+    else:
+        target = min(rating.amount, credit_limit())
     applied = credits.reconcile(op, charge, run, target, mode=mode, trigger=trigger)
     run.metered_quantity = rating.metered_quantity
     run.detailed_lines = rating.detailed_lines

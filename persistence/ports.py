@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self
 
-from chargeflow.domain.charge import SettlementMode, UsageBasedCharge
+from chargeflow.domain.charge import ChargeState, SettlementMode, UsageBasedCharge
 from chargeflow.domain.credits import CreditAllocation, CreditGrant
 from chargeflow.domain.customer import Customer
 from chargeflow.domain.feature import Feature
@@ -194,6 +194,11 @@ class ChargeRepository(Protocol):
     def read_many(self, charge_ids: Sequence[str]) -> list[StoredCharge]:
         """Those of the charges `charge_ids` that exist, in a fixed number of queries, each
         built when asked."""
+        ...
+
+    def states(self, charge_ids: Sequence[str]) -> dict[str, ChargeState]:
+        """The states of those of the charges `charge_ids` that exist, by id, in one query
+        (no intent, no runs: for a caller that only asks where charges stand)."""
         ...
 
     def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:

@@ -34,7 +34,7 @@ from chargeflow.domain.credits import CreditAllocation
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.ids import new_id
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER, price_from_json
+from chargeflow.domain.prices import PRICE_ADAPTER
 from chargeflow.domain.runs import (
     DetailedLine,
     InvoiceUsage,
@@ -47,6 +47,7 @@ from chargeflow.domain.runs import (
 from chargeflow.domain.statuses import ChargeStatus
 from chargeflow.persistence.ports import StoredCharge
 from chargeflow.persistence.sql.errors import loading
+from chargeflow.persistence.sql.prices import stored_price
 from chargeflow.persistence.sql.repository import (
     AnyRow,
     Savepoints,
@@ -142,6 +143,20 @@ class SqlChargeRepository(SqlRepository):
     def find_many(self, charge_ids: Sequence[str]) -> builtins.list[UsageBasedCharge]:
         """Those of the charges `charge_ids` that exist, oldest first, in four queries."""
         return self._load(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+
+    def states(self, charge_ids: Sequence[str]) -> dict[str, ChargeState]:
+        """The states of those of the charges `charge_ids` that exist, by id, in one query
+        of their state columns (after flushing kept states); `CorruptRecordError`."""
+        if not charge_ids:
+            return {}
+        self.flush()
+        c = CHARGES.c
+        columns = [c.id, *(c[name] for name in _STATE_COLUMNS)]
+        states: dict[str, ChargeState] = {}
+        for row in self._rows(select(*columns).where(c.id.in_(charge_ids))):
+            with loading(CHARGES.name, row.id):
+                states[row.id] = _state(row)
+        return states
 
     def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
         """The customer's charge created with `reference` as its unique reference, if any."""
@@ -509,23 +524,27 @@ def _charge(row: AnyRow, runs: Sequence[RealizationRun]) -> UsageBasedCharge:
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
             settlement_mode=SettlementMode(row.settlement_mode),
-            price=price_from_json(row.price),
+            price=stored_price(row.price),
             unique_reference_id=row.unique_reference_id,
-        )
-        state = ChargeState(
-            status=ChargeStatus(row.status),
-            advance_after=row.advance_after,
-            current_run_id=row.current_realization_run_id,
-            feature_id=row.feature_id,
         )
         return UsageBasedCharge(
             id=row.id,
             intent=intent,
-            state=state,
+            state=_state(row),
             runs=list(runs),
             created_at=row.created_at,
             deleted_at=row.deleted_at,
         )
+
+
+def _state(row: AnyRow) -> ChargeState:
+    """The state stored in `row` (a charge's row, or its state columns with its id)."""
+    return ChargeState(
+        status=ChargeStatus(row.status),
+        advance_after=row.advance_after,
+        current_run_id=row.current_realization_run_id,
+        feature_id=row.feature_id,
+    )
 
 
 def _run_values(run: RealizationRun) -> dict[str, Any]:

@@ -35,16 +35,19 @@ class CreditMark:
     overdrafts: dict[str, Decimal | None]
     dirty: frozenset[str]
     dirty_overdrafts: frozenset[str]
+    locked: frozenset[str]
 
 
 class SqlCreditRepository(SqlRepository):
     """`CreditRepository`: grants, each with its remaining amount kept as a running total, and
     each customer's overdraft (credit allocated beyond the grants).
 
-    Once a customer's credit lock is held (on SQLite: always, its write transaction excludes
-    every other writer), its grants, their remaining amounts and its overdraft are read once and
-    kept for the rest of the unit of work: no other transaction may move them meanwhile, so a
-    page of charges of one customer reads them once. Moving a balance changes the kept values
+    A customer's grants, their remaining amounts and its overdraft are read once and kept for
+    the rest of the unit of work, so a page of charges of one customer reads them once. Once the
+    customer's credit lock is held (on SQLite: always, its write transaction excludes every
+    other writer) no other transaction may move them; what was read before the lock is read
+    again when it is taken (a balance read unlocked is as old as the read, as it would be if
+    it were read again: only a draw needs the lock). Moving a balance changes the kept values
     (exact decimals: SQLite stores them as text) and writes them behind, at the next flush; a
     savepoint marks them and a rolled-back one restores them."""
 
@@ -78,12 +81,14 @@ class SqlCreditRepository(SqlRepository):
         elif not self._rows(select(func.pg_try_advisory_xact_lock(key)))[0][0]:
             raise LockBusyError(f"the credit lock of customer {customer_id!r}")
         self._locked.add(customer_id)
-        self._grants.pop(customer_id, None)  # what was read before the lock may be stale
+        for grant in self._grants.pop(customer_id, ()):  # what was read before may be stale
+            self._remaining.pop(grant.id, None)
+        self._overdrafts.pop(customer_id, None)
 
     def balances(self, customer_id: str, granted_by: datetime) -> list[GrantBalance]:
         """The customer's grants made by `granted_by`, FIFO by (granted_at, id), each with its
         remaining amount: one indexed read, whatever the customer's history, and none again
-        while the customer's credit lock is held."""
+        in this unit of work until the customer's credit lock is taken."""
         grants = self._grants.get(customer_id)
         if grants is None:
             rows = self._rows_of(_GRANTS_OF, {"customer_id": customer_id})
@@ -94,8 +99,7 @@ class SqlCreditRepository(SqlRepository):
                 for grant_id, value in fresh.items()
                 if grant_id not in self._dirty
             )
-            if self._holds(customer_id):
-                self._grants[customer_id] = grants
+            self._grants[customer_id] = grants
         return [
             GrantBalance(grant=grant, remaining=self._remaining[grant.id])
             for grant in grants
@@ -152,29 +156,25 @@ class SqlCreditRepository(SqlRepository):
             dict(self._overdrafts),
             frozenset(self._dirty),
             frozenset(self._dirty_overdrafts),
+            frozenset(self._locked),
         )
 
     def restore(self, mark: CreditMark) -> None:
-        """Hold what was held at `mark` (the savepoint is rolled back)."""
+        """Hold what was held at `mark` (the savepoint is rolled back). A credit lock taken
+        since is counted as not taken: taking it again reads what was kept before it again."""
         self._grants = dict(mark.grants)
         self._remaining = dict(mark.remaining)
         self._overdrafts = dict(mark.overdrafts)
         self._dirty = set(mark.dirty)
         self._dirty_overdrafts = set(mark.dirty_overdrafts)
-
-    def _holds(self, customer_id: str) -> bool:
-        """Whether no other transaction may move the customer's balances now."""
-        return self._sqlite or customer_id in self._locked
+        self._locked = set(mark.locked)
 
     def _overdraft(self, customer_id: str) -> Decimal | None:
-        """The customer's overdraft, None when it has none (read once while its lock is held)."""
-        if customer_id in self._overdrafts:
-            return self._overdrafts[customer_id]
-        rows = self._rows_of(_OVERDRAFT, {"customer_id": customer_id})
-        amount = rows[0][0] if rows else None
-        if self._holds(customer_id) or customer_id in self._dirty_overdrafts:
-            self._overdrafts[customer_id] = amount
-        return amount
+        """The customer's overdraft, None when it has none (read once, as `balances`)."""
+        if customer_id not in self._overdrafts:
+            rows = self._rows_of(_OVERDRAFT, {"customer_id": customer_id})
+            self._overdrafts[customer_id] = rows[0][0] if rows else None
+        return self._overdrafts[customer_id]
 
 
 _GRANTS_OF = (

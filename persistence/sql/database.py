@@ -89,7 +89,7 @@ class SqlUnitOfWork:
         self._history = SqlTransitionLog(connection, savepoints)
         self.usage, self.credits = self._usage, self._credits
         self.charges, self.history = self._charges, self._history
-        self.invoices = SqlInvoiceRepository(connection, savepoints)
+        self.invoices = self._invoices = SqlInvoiceRepository(connection, savepoints)
         return self
 
     def commit(self) -> None:
@@ -102,9 +102,10 @@ class SqlUnitOfWork:
         self._committed = True
 
     def flush(self) -> None:
-        """Write what the repositories keep to write behind (charge runs and states, audit
-        records)."""
+        """Write what the repositories keep to write behind (charge runs and states, invoice
+        headers, audit records)."""
         self._charges.flush()
+        self._invoices.flush()
         self._history.flush()
         self._credits.flush()
 
@@ -125,7 +126,12 @@ class SqlUnitOfWork:
         raises, by dropping what it kept."""
         if self._connection is None:
             raise PersistenceError("savepoint outside an entered unit of work")
-        marks = (self._charges.mark(), self._history.mark(), self._credits.mark())
+        marks = (
+            self._charges.mark(),
+            self._history.mark(),
+            self._credits.mark(),
+            self._invoices.mark(),
+        )
         self._savepoints.begin()
         try:
             yield
@@ -133,6 +139,7 @@ class SqlUnitOfWork:
             self._charges.restore(marks[0])
             self._history.restore(marks[1])
             self._credits.restore(marks[2])
+            self._invoices.restore(marks[3])
             self._usage.forget()
             with database_errors():
                 self._savepoints.end(keep=False)

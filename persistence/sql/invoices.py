@@ -3,6 +3,14 @@
 
 At most one gathering invoice exists per customer and currency (a partial unique index).
 Prices and applied credits are stored as JSON text.
+
+A unit of work knows the lines whose rows it holds: those it wrote (a row it inserted or updated
+is locked by its transaction until it ends) and those of an invoice it read under the invoice's
+lock (a standard line is only written under its invoice's lock). `get_line` answers those from
+what it knows instead of reading the row back (invoicing asks for every line it just wrote), and
+`save_lines` writes only the lines that differ from their rows (collection re-rates every line,
+and most come out as they were). A savepoint rolled back forgets them all (`restore`): the
+rollback may have undone a write.
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, and_, bindparam, delete, select, tuple_, update
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, select, tuple_, update
 
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.invoices import (
@@ -27,10 +37,17 @@ from chargeflow.domain.invoices import (
     LineStatus,
 )
 from chargeflow.domain.periods import Period
-from chargeflow.domain.prices import PRICE_ADAPTER, price_from_json
+from chargeflow.domain.prices import PRICE_ADAPTER
 from chargeflow.domain.runs import DetailedLine, Totals
 from chargeflow.persistence.sql.errors import loading
-from chargeflow.persistence.sql.repository import AnyRow, SqlRepository, claimed, ids_matching
+from chargeflow.persistence.sql.prices import stored_price
+from chargeflow.persistence.sql.repository import (
+    AnyRow,
+    Savepoints,
+    SqlRepository,
+    claimed,
+    ids_matching,
+)
 from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
 
 _CREDITS_APPLIED: TypeAdapter[tuple[AppliedCredit, ...]] = TypeAdapter(tuple[AppliedCredit, ...])
@@ -50,16 +67,32 @@ _SAVE_LINE = (
     )
 )
 """The executemany UPDATE of saved lines, built once."""
+_SAVE_HEADER = (
+    update(INVOICES)
+    .where(INVOICES.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _HEADER})
+)
+"""The executemany UPDATE of kept invoice headers, built once."""
 
 
 _COLLECTING = (InvoiceStatus.DRAFT_CREATED.value, InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION.value)
 
 
 class SqlInvoiceRepository(SqlRepository):
-    """`InvoiceRepository` on ``billing_invoices`` and ``billing_invoice_lines``."""
+    """`InvoiceRepository` on ``billing_invoices`` and ``billing_invoice_lines``. Invoice
+    headers are written behind (`save` keeps them, `flush` writes them): every read of
+    invoices flushes first, so a read never sees a stale row."""
+
+    def __init__(self, connection: Connection, savepoints: Savepoints) -> None:
+        super().__init__(connection, savepoints)
+        self._held: dict[str, InvoiceLine] = {}
+        """A copy of each line whose row this unit of work holds, as the row now stands."""
+        self._headers: dict[str, dict[str, Any]] = {}
+        """The parameters of each invoice header kept to write, by invoice id."""
 
     def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
         """The customer's gathering invoice for `currency`, without its lines, if it exists."""
+        self.flush()
         c = INVOICES.c
         rows = self._rows(
             select(INVOICES).where(
@@ -78,16 +111,40 @@ class SqlInvoiceRepository(SqlRepository):
     def add_lines(self, lines: Sequence[InvoiceLine]) -> None:
         """Insert `lines` (each names its invoice), in one statement."""
         self._insert(INVOICE_LINES, [_line_values(line) for line in lines])
+        self._remember(lines)
 
     def save(self, invoice: Invoice) -> None:
-        """One UPDATE of the header: status, collection and issue times, totals, `deleted_at`;
-        `NotFoundError`."""
+        """Keep the header's status, collection and issue times, totals and `deleted_at` to
+        write: written once, however many hops an operation takes, when the unit of work
+        flushes (before it commits, or before invoices are read again); `NotFoundError` then
+        if the invoice has no row."""
         values = _invoice_values(invoice)
-        self._update(INVOICES, invoice.id, {name: values[name] for name in _HEADER}, "invoice")
+        self._headers[invoice.id] = {f"b_{name}": values[name] for name in _HEADER} | {
+            "b_id": invoice.id
+        }
+
+    def flush(self) -> None:
+        """Write the kept headers, in one executemany UPDATE; `NotFoundError` when fewer rows
+        matched than were kept."""
+        headers, self._headers = self._headers, {}
+        if headers and self._write(_SAVE_HEADER, list(headers.values())) != len(headers):
+            raise NotFoundError("invoice", ", ".join(headers))
+
+    def mark(self) -> dict[str, dict[str, Any]]:
+        """The headers kept to write now (a savepoint begins: `restore` returns to them)."""
+        return dict(self._headers)
+
+    def restore(self, mark: dict[str, dict[str, Any]]) -> None:
+        """Keep only the headers kept at `mark`, and forget the lines held (the savepoint is
+        rolled back: it may have undone a write)."""
+        self._headers = dict(mark)
+        self._held.clear()
 
     def save_lines(self, lines: Sequence[InvoiceLine]) -> None:
-        """Everything but each line's identity, invoice and charge, in one executemany UPDATE;
-        `NotFoundError` when a line has no row."""
+        """Everything but each line's identity, invoice and charge, in one executemany UPDATE
+        of the lines that differ from their rows (none is sent when none does); `NotFoundError`
+        when a line has no row."""
+        lines = [line for line in lines if not _stored_alike(self._held.get(line.id), line)]
         if not lines:
             return
         parameters = [
@@ -97,12 +154,20 @@ class SqlInvoiceRepository(SqlRepository):
         ]  # fmt: skip
         if self._write(_SAVE_LINE, parameters) != len(parameters):
             raise NotFoundError("invoice line", ", ".join(line.id for line in lines))
+        self._remember(lines)
 
     def remove_lines(self, line_ids: Sequence[str]) -> None:
         """Delete the lines' rows (a gathering line moving onto a standard invoice leaves its
         row this way); the database nulls the `line_id` of a run linked to one."""
         if line_ids:
             self._write(delete(INVOICE_LINES).where(INVOICE_LINES.c.id.in_(line_ids)))
+            for line_id in line_ids:
+                self._held.pop(line_id, None)
+
+    def _remember(self, lines: Sequence[InvoiceLine]) -> None:
+        """Keep a copy of each of `lines`, whose rows are held as they stand (the caller may
+        change its own)."""
+        self._held.update((line.id, line.model_copy()) for line in lines)
 
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
         """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR NO KEY
@@ -113,7 +178,10 @@ class SqlInvoiceRepository(SqlRepository):
         return invoices[0]
 
     def get_line(self, line_id: str) -> InvoiceLine | None:
-        """The line `line_id`, if it exists (a deleted one too: it carries `deleted_at`)."""
+        """The line `line_id`, if it exists (a deleted one too: it carries `deleted_at`); no
+        read for a line whose row this unit of work holds."""
+        if line_id in self._held:
+            return self._held[line_id].model_copy()
         rows = self._rows(select(INVOICE_LINES).where(INVOICE_LINES.c.id == line_id))
         return _line(rows[0]) if rows else None
 
@@ -129,6 +197,7 @@ class SqlInvoiceRepository(SqlRepository):
         )
         if after is not None:
             statement = statement.where(tuple_(c.collection_at, c.id) > tuple_(*after))
+        self.flush()
         rows = self._rows(claimed(statement.order_by(c.collection_at, c.id).limit(limit)))
         return [(due_at, invoice_id) for due_at, invoice_id in rows]
 
@@ -153,7 +222,9 @@ class SqlInvoiceRepository(SqlRepository):
         return _line(rows[0]) if rows else None
 
     def ids_matching(self, exact: str, suffix: str | None, limit: int) -> builtins.list[str]:
-        """One SELECT on ``billing_invoices`` (`repository.ids_matching`)."""
+        """One SELECT on ``billing_invoices`` (`repository.ids_matching`), after flushing kept
+        headers."""
+        self.flush()
         rows = self._rows(ids_matching(INVOICES, exact, suffix, limit))
         return [invoice_id for (invoice_id,) in rows]
 
@@ -172,7 +243,9 @@ class SqlInvoiceRepository(SqlRepository):
         return self._load(where, lock=False)
 
     def _load(self, where: ColumnElement[bool], *, lock: bool) -> builtins.list[Invoice]:
-        """The invoices matching `where`, oldest first, with their live lines: two queries."""
+        """The invoices matching `where`, oldest first, with their live lines: two queries;
+        with `lock`, the lines' rows are held from then on (after flushing kept headers)."""
+        self.flush()
         invoices = select(INVOICES).where(where).order_by(INVOICES.c.created_at, INVOICES.c.id)
         invoice_rows = self._rows(invoices.with_for_update(key_share=True) if lock else invoices)
         if not invoice_rows:
@@ -184,6 +257,9 @@ class SqlInvoiceRepository(SqlRepository):
             .order_by(INVOICE_LINES.c.created_at, INVOICE_LINES.c.id)
         ):
             lines[row.invoice_id].append(_line(row))
+        if lock:
+            for held in lines.values():
+                self._remember(held)
         return [_invoice(row, lines[row.id]) for row in invoice_rows]
 
 
@@ -270,14 +346,41 @@ def _line(row: AnyRow) -> InvoiceLine:
             name=row.name,
             service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
             invoice_at=row.invoice_at,
-            price=price_from_json(row.price),
+            price=stored_price(row.price),
             quantity=row.quantity,
             metered_quantity=row.metered_quantity,
             pre_line_quantity=row.pre_line_quantity,
-            detailed_lines=_DETAILED_LINES.validate_json(row.detailed_lines),
+            detailed_lines=_detailed_lines(row.detailed_lines),
             credits_applied=_CREDITS_APPLIED.validate_json(row.credits_applied),
             totals=_totals(row),
             collection_period_end=row.collection_period_end,
             created_at=row.created_at,
             deleted_at=row.deleted_at,
         )
+
+
+@lru_cache(maxsize=1024)
+def _detailed_lines(stored: str) -> tuple[DetailedLine, ...]:
+    """The detailed lines stored as `stored`, parsed once per text: they are frozen, so the
+    lines that store the same text (an invoice's lines often bill alike) share them."""
+    return _DETAILED_LINES.validate_json(stored)
+
+
+def _stored_alike(held: object, given: object) -> bool:
+    """Whether `given` would be stored exactly as `held` is: equal values, and decimals of the
+    same exponent too (``10.0`` and ``10.00`` are equal, but stored as different text, or
+    NUMERIC scale)."""
+    if type(held) is not type(given):
+        return False
+    if isinstance(held, Decimal) and isinstance(given, Decimal):
+        return not held.compare_total(given)  # 0 only for the same digits and exponent
+    if isinstance(held, BaseModel) and isinstance(given, BaseModel):
+        pairs = zip(held.__dict__.values(), given.__dict__.values(), strict=True)
+    elif isinstance(held, tuple | list) and isinstance(given, tuple | list):
+        if len(held) != len(given):
+            return False
+        pairs = zip(held, given, strict=True)
+    else:
+        return held == given
+    # most values of a line saved as it stands are the very objects held
+    return all(kept is new or _stored_alike(kept, new) for kept, new in pairs)

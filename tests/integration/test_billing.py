@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from benchmarks.capture import statements
 from chargeflow import App, FrozenClock, open_app
 from chargeflow.domain.errors import (
     ConflictError,
@@ -452,3 +453,27 @@ def test_the_audit_log_keeps_invoice_created_as_text_and_json(app: App, clock: F
         "start": "2026-01-01T00:00:00Z",
         "end": "2026-02-01T00:00:00Z",
     }
+
+
+def test_invoicing_and_collection_send_no_statement_per_line(app: App, clock: FrozenClock) -> None:
+    """An invoice's lines, their charges, runs, credits and audit records are read and written
+    a fixed number of statements each, however many lines it has: six lines (of charges sharing
+    the feature and the period, so their usage is read once) take as many as two."""
+    counts: list[tuple[int, int]] = []
+    for lines in (2, 6):
+        clock.set("2025-12-01T00:00:00Z")
+        who = customer(app, feature=not counts)
+        app.credits.grant(who.id, amount="100")
+        for _ in range(lines):
+            charge(app, who.id, CTI)
+        app.usage.record(who.id, FEATURE, value=10, event_time="2026-01-15T00:00:00Z")
+        clock.set(PERIOD[0])
+        app.charges.advance_due()
+        clock.set("2026-02-01T12:00:00Z")
+        with statements() as invoicing:
+            [invoice] = app.billing.invoice_pending_lines(who.id)
+        clock.set("2026-02-03T00:01:00Z")
+        with statements() as collecting:
+            app.billing.advance_invoice(invoice.id)
+        counts.append((invoicing.total, collecting.total))
+    assert counts[0] == counts[1]

@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from benchmarks.capture import statements as sent_statements
 from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
 from chargeflow.domain.credits import CreditAllocation, CreditGrant
 from chargeflow.domain.customer import Customer
@@ -73,6 +74,13 @@ ALL_TABLES = CORE_TABLES | {
     "credit_overdrafts",
 }
 HEAD = "0010_audit_actor"
+
+
+def save_then_fail(uow: UnitOfWork, line: InvoiceLine) -> None:
+    """Save `line` in a savepoint that then fails (rolled back)."""
+    with uow.savepoint():
+        uow.invoices.save_lines([line])
+        raise RuntimeError("the block failed")
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -498,6 +506,21 @@ def test_charges_load_in_a_fixed_number_of_queries_and_lock_their_rows(
     assert [len(run.allocations) for run in charges[1].runs] == [1, 1]
 
 
+def test_charge_states_are_read_in_one_query_after_the_kept_ones_are_written(
+    db: SqlDatabase,
+) -> None:
+    seed_charge(db)
+    with db.unit_of_work() as uow:
+        charge = uow.charges.get("chg_1", lock=True)
+        charge.state.status = ChargeStatus.ACTIVE
+        charge.state.advance_after = JAN.end
+        uow.charges.save_state(charge)
+        with sent_statements() as sent:
+            states = uow.charges.states(["chg_1", "chg_missing"])
+    assert states == {"chg_1": charge.state}
+    assert (sent.kinds["write"], sent.kinds["read"]) == (1, 1)
+
+
 def test_charge_listings_are_oldest_first_and_skip_deleted_ids(db: SqlDatabase) -> None:
     seed_charge(db)
     later = a_charge("chg_0", created_at=T0 + timedelta(days=1))
@@ -627,6 +650,56 @@ def test_a_line_keeps_its_id_when_it_moves_to_a_standard_invoice(db: SqlDatabase
         assert uow.invoices.pending_lines("cus_1") == []
         assert uow.invoices.get("inv_1").lines == [moved]
         assert uow.charges.get("chg_1").runs[0].line_id == "line_1"
+
+
+def test_a_line_the_unit_of_work_wrote_is_answered_without_a_read_until_a_rollback(
+    db: SqlDatabase,
+) -> None:
+    """A row the unit of work wrote is locked by it: `get_line` answers from what was written
+    (not from the caller's object, which it may change after) and reads it back only once a
+    savepoint rolled back, which may have undone the write."""
+    seed_charge(db)
+    line = a_line()
+    with db.unit_of_work() as uow:
+        uow.invoices.add(an_invoice())
+        uow.invoices.add_lines([line])
+        line.quantity = Decimal("7")
+        with sent_statements() as unread:
+            assert uow.invoices.get_line("line_1") == a_line()
+        with pytest.raises(RuntimeError):
+            save_then_fail(uow, line)
+        with sent_statements() as read_back:
+            assert uow.invoices.get_line("line_1") == a_line()
+    assert unread.total == 0
+    assert read_back.total == 1
+
+
+def test_saving_lines_writes_only_those_that_differ_from_their_rows(db: SqlDatabase) -> None:
+    """The lines of an invoice read under its lock are held: saving one as it stands sends
+    nothing, and a decimal written with another exponent is a difference (``10.00`` is stored
+    apart from ``10.0``); the invoice header is written once, when the unit of work commits."""
+    seed_charge(db, with_line=True)
+    with db.unit_of_work() as uow:
+        invoice = uow.invoices.get("inv_1", lock=True)
+        [line] = invoice.lines
+        rescaled = line.model_copy(update={"totals": Totals.of(Decimal("10.0"), Decimal(0))})
+        invoice.status = InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION
+        with sent_statements() as unchanged:
+            uow.invoices.save_lines([line.model_copy()])
+            uow.invoices.save(invoice)
+            uow.invoices.save(invoice)
+        with sent_statements() as once:
+            uow.invoices.save_lines(
+                [rescaled.model_copy(update={"totals": Totals.of(Decimal("10.00"), Decimal(0))})]
+            )
+            uow.invoices.save_lines([rescaled])
+            uow.commit()
+    with db.unit_of_work() as uow:
+        stored = uow.invoices.get("inv_1")
+    assert unchanged.total == 0
+    assert once.total == 3  # the two lines saved, then the header
+    assert str(stored.lines[0].totals.amount) == "10.0"
+    assert stored.status is InvoiceStatus.DRAFT_WAITING_FOR_COLLECTION
 
 
 def test_a_customer_has_one_gathering_invoice_per_currency(db: SqlDatabase) -> None:
@@ -882,6 +955,36 @@ def test_balances_are_fifo_and_running_totals_of_the_moves(db: SqlDatabase) -> N
     ]
     assert unassigned == Decimal("0.4")
     assert nobody == []
+
+
+@pytest.mark.postgres
+def test_balances_read_before_the_credit_lock_are_read_again_once_it_is_taken() -> None:
+    """PostgreSQL: balances read without the customer's credit lock are kept for the unit of
+    work, but another transaction may move them until the lock is taken; taking it forgets
+    them, so a correction made under the lock moves the balance as it stands then (the other
+    transaction's draw is not lost)."""
+    with postgres_database() as url:
+        db = SqlDatabase(url)
+        db.upgrade()
+        seed_charge(db)
+        with db.unit_of_work() as uow:
+            uow.credits.add_grant(a_grant("grant_a", "5", T0))
+            uow.commit()
+        try:
+            with db.unit_of_work() as first:
+                [before] = first.credits.balances("cus_1", JAN.end)
+                with db.unit_of_work() as second:
+                    second.credits.lock("cus_1")
+                    second.credits.move_balances("cus_1", {"grant_a": Decimal("2")})
+                    second.commit()
+                first.credits.lock("cus_1")
+                first.credits.move_balances("cus_1", {"grant_a": Decimal("-1")})
+                first.commit()
+            with db.unit_of_work() as uow:
+                [after] = uow.credits.balances("cus_1", JAN.end)
+            assert (before.remaining, after.remaining) == (Decimal("5"), Decimal("4"))
+        finally:
+            db.dispose()
 
 
 def test_an_in_memory_database_is_shared_by_every_unit_of_work() -> None:
