@@ -9,14 +9,19 @@ the run, and copied onto the line).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from chargeflow.domain.charge import UsageBasedCharge
 from chargeflow.domain.customer import Customer
-from chargeflow.domain.errors import ChargeflowError, InvalidLineError, TransitionRefusedError
+from chargeflow.domain.errors import (
+    ChargeflowError,
+    InvalidLineError,
+    NotFoundError,
+    TransitionRefusedError,
+)
 from chargeflow.domain.invoices import (
     AppliedCredit,
     Invoice,
@@ -364,13 +369,24 @@ def _rated_live(
 
 def _with_charges(
     op: Operation, lines: Sequence[InvoiceLine]
-) -> list[tuple[InvoiceLine, UsageBasedCharge]]:
-    """Each line with its charge, locked; all charges loaded in one batch."""
+) -> Iterator[tuple[InvoiceLine, UsageBasedCharge]]:
+    """Each line with its charge, locked: every charge read (and locked) in one batch before
+    the first line, each built when its line's turn comes, so a long invoice never holds all
+    its charges built at once. `InvalidLineError` for a line without a charge or a charge two
+    lines name (invoicing never puts two lines of a charge on one invoice), `NotFoundError`
+    for a charge that does not exist, all before any line is handled."""
+    named: dict[str, str] = {}
     for line in lines:
         if not line.charge_id:
             raise InvalidLineError(line.id, "a usage-based line must carry a charge_id")
-    charges = op.uow.charges.get_many([line.charge_id or "" for line in lines], lock=True)
-    return list(zip(lines, charges, strict=True))
+        if named.setdefault(line.charge_id, line.id) != line.id:
+            raise InvalidLineError(line.id, f"charge {line.charge_id} has 2 lines on the invoice")
+    read = {stored.id: stored for stored in op.uow.charges.read_many(list(named), lock=True)}
+    missing = next((charge_id for charge_id in named if charge_id not in read), None)
+    if missing is not None:
+        raise NotFoundError("charge", missing)
+    for line in lines:
+        yield line, read[line.charge_id or ""].build()
 
 
 def _copy_current_run(line: InvoiceLine, charge: UsageBasedCharge) -> InvoiceLine:

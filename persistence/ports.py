@@ -191,9 +191,9 @@ class ChargeRepository(Protocol):
         """Those of the charges `charge_ids` that exist, in a fixed number of queries."""
         ...
 
-    def read_many(self, charge_ids: Sequence[str]) -> list[StoredCharge]:
+    def read_many(self, charge_ids: Sequence[str], *, lock: bool = False) -> list[StoredCharge]:
         """Those of the charges `charge_ids` that exist, in a fixed number of queries, each
-        built when asked."""
+        built when asked; with `lock`, their row locks are taken in ascending id order."""
         ...
 
     def states(self, charge_ids: Sequence[str]) -> dict[str, ChargeState]:

@@ -343,10 +343,13 @@ class SqlChargeRepository(SqlRepository):
         where = true() if customer_id is None else CHARGES.c.customer_id == customer_id
         return self._load(where, lock=False)
 
-    def read_many(self, charge_ids: Sequence[str]) -> builtins.list[StoredCharge]:
-        """Those of the charges `charge_ids` that exist, oldest first, read in four queries and
-        each built only when asked (`StoredCharge`)."""
-        return self._read(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+    def read_many(
+        self, charge_ids: Sequence[str], *, lock: bool = False
+    ) -> builtins.list[StoredCharge]:
+        """Those of the charges `charge_ids` that exist, read in four queries and each built
+        only when asked (`StoredCharge`); with `lock`, their row locks are taken in ascending
+        id order (the order they come in then; oldest first otherwise)."""
+        return self._read(CHARGES.c.id.in_(charge_ids), lock) if charge_ids else []
 
     def _load(self, where: ColumnElement[bool], lock: bool) -> builtins.list[UsageBasedCharge]:
         """The charges matching `where`, oldest first (by id when locking), with their runs:

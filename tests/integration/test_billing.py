@@ -241,6 +241,24 @@ def test_collecting_twice_changes_nothing_the_second_time(
     assert app.charges.get(charge_id).runs[0].line_id == line_id
 
 
+def test_two_lines_of_one_charge_on_an_invoice_are_refused_before_any_is_handled(
+    database: SqlDatabase, app: App, clock: FrozenClock, snapshot: Snapshot
+) -> None:
+    charge_id, invoice_id, _ = invoiced(database, app, clock)
+    clock.set("2026-02-03T00:01:00Z")
+    before = snapshot()
+    with database.unit_of_work() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        [line] = invoice.lines
+        twin = line.model_copy(update={"id": "line_twin"})
+        op = Operation(uow, clock.now(), DatabaseLedger(uow))
+        engine = LINE_ENGINES[line.engine]
+        with pytest.raises(InvalidLineError, match=f"charge {charge_id} has 2 lines") as refused:
+            engine.on_collection_completed(op, invoice, [line, twin])
+        assert refused.value.line_id == "line_twin"
+    assert snapshot() == before
+
+
 def test_the_invoice_waits_for_its_collection_time(
     database: SqlDatabase, app: App, clock: FrozenClock
 ) -> None:
