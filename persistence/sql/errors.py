@@ -31,9 +31,11 @@ def domain_error(error: SQLAlchemyError) -> ChargeflowError:
     return PersistenceError(f"database error ({type(cause).__name__}): {detail}")
 
 
-class database_errors:  # noqa: N801 (used as a function, like contextlib.suppress)
-    """Translate any `SQLAlchemyError` raised inside into its `domain_error`, chained. A
-    class, not a generator: every statement enters one (see `loading`)."""
+class _Translation:
+    """A context manager that raises, chained with ``from``, the domain error `translated`
+    gives for an error raised inside it (None: the error goes through as it is). A class, not
+    a @contextmanager generator: every statement and every loaded record enters one, and a
+    generator costs several times more to enter and leave."""
 
     __slots__ = ()
 
@@ -46,16 +48,29 @@ class database_errors:  # noqa: N801 (used as a function, like contextlib.suppre
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if isinstance(error, SQLAlchemyError):
-            raise domain_error(error) from error
+        translated = self.translated(error) if error is not None else None
+        if translated is not None:
+            raise translated from error
+
+    def translated(self, error: BaseException) -> ChargeflowError | None:
+        """The domain error `error` becomes, if any."""
+        raise NotImplementedError
 
 
-class loading:  # noqa: N801 (used as a function, like contextlib.suppress)
+class database_errors(_Translation):  # noqa: N801 (used as a function, like contextlib.suppress)
+    """Translate any `SQLAlchemyError` raised inside into its `domain_error`, chained."""
+
+    __slots__ = ()
+
+    def translated(self, error: BaseException) -> ChargeflowError | None:
+        """`domain_error` of a database error."""
+        return domain_error(error) if isinstance(error, SQLAlchemyError) else None
+
+
+class loading(_Translation):  # noqa: N801 (used as a function, like contextlib.suppress)
     """Turn a value the domain refuses into `CorruptRecordError` for `table` row `record_id`.
 
-    Unknown enum values raise `ValueError`; pydantic's `ValidationError` is one too. A class,
-    not a generator: every loaded record enters one, and a generator-based context manager
-    costs several times more to enter and leave.
+    Unknown enum values raise `ValueError`; pydantic's `ValidationError` is one too.
     """
 
     __slots__ = ("_record_id", "_table")
@@ -64,14 +79,8 @@ class loading:  # noqa: N801 (used as a function, like contextlib.suppress)
         self._table = table
         self._record_id = record_id
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def translated(self, error: BaseException) -> ChargeflowError | None:
+        """`CorruptRecordError` for a refused value."""
         if isinstance(error, ValueError):
-            raise CorruptRecordError(self._table, self._record_id, str(error)) from error
+            return CorruptRecordError(self._table, self._record_id, str(error))
+        return None
