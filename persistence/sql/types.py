@@ -66,10 +66,26 @@ class UtcDateTime(TypeDecorator[datetime]):
             return dialect.type_descriptor(String(_SQLITE_INSTANT_WIDTH))
         return dialect.type_descriptor(DateTime(timezone=True))
 
+    _last: tuple[datetime | None, Dialect | None, Any] = (None, None, None)
+    """The last instant bound, its dialect and what it was bound as: a unit of work binds the
+    same instant object (its operation's now) in every audit record and many states, so that
+    one is converted once (a tuple swapped whole: safe across threads; it holds the instant,
+    so an identical object is that very instant)."""
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         """The instant in UTC (as fixed-width naive text on SQLite); `ValueError` if naive."""
         if value is None:
             return None
+        last = self._last
+        if last[0] is value and last[1] is dialect:
+            return last[2]
+        bound = self._bound(value, dialect)
+        self._last = (value, dialect, bound)
+        return bound
+
+    @staticmethod
+    def _bound(value: datetime, dialect: Dialect) -> Any:
+        """`value` as `dialect` stores it; `ValueError` if it is naive."""
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
         utc = value if value.tzinfo is UTC else value.astimezone(UTC)
