@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    RowMapping,
     Update,
     bindparam,
     delete,
@@ -42,7 +43,6 @@ from chargeflow.domain.runs import (
     PaymentStatus,
     RealizationRun,
     RunType,
-    Totals,
 )
 from chargeflow.domain.statuses import ChargeStatus
 from chargeflow.persistence.ports import StoredCharge
@@ -56,6 +56,7 @@ from chargeflow.persistence.sql.repository import (
     flat_record,
     flat_values,
     ids_matching,
+    stored_totals,
 )
 from chargeflow.persistence.sql.tables import (
     ALLOCATIONS,
@@ -155,7 +156,7 @@ class SqlChargeRepository(SqlRepository):
         states: dict[str, ChargeState] = {}
         for row in self._rows(select(*columns).where(c.id.in_(charge_ids))):
             with loading(CHARGES.name, row.id):
-                states[row.id] = _state(row)
+                states[row.id] = _state(row._mapping)
         return states
 
     def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
@@ -518,35 +519,38 @@ def _state_values(charge: UsageBasedCharge) -> dict[str, Any]:
 
 def _charge(row: AnyRow, runs: Sequence[RealizationRun]) -> UsageBasedCharge:
     """The charge stored in `row` with its already loaded `runs`."""
-    with loading(CHARGES.name, row.id):
+    values = row._mapping
+    with loading(CHARGES.name, values["id"]):
         intent = ChargeIntent(
-            customer_id=row.customer_id,
-            name=row.name,
-            currency=row.currency,
-            feature_key=row.feature_key,
-            service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
-            invoice_at=row.invoice_at,
-            settlement_mode=SettlementMode(row.settlement_mode),
-            price=stored_price(row.price),
-            unique_reference_id=row.unique_reference_id,
+            customer_id=values["customer_id"],
+            name=values["name"],
+            currency=values["currency"],
+            feature_key=values["feature_key"],
+            service_period=Period.model_validate(
+                (values["service_period_from"], values["service_period_to"])
+            ),
+            invoice_at=values["invoice_at"],
+            settlement_mode=SettlementMode(values["settlement_mode"]),
+            price=stored_price(values["price"]),
+            unique_reference_id=values["unique_reference_id"],
         )
         return UsageBasedCharge(
-            id=row.id,
+            id=values["id"],
             intent=intent,
-            state=_state(row),
+            state=_state(values),
             runs=list(runs),
-            created_at=row.created_at,
-            deleted_at=row.deleted_at,
+            created_at=values["created_at"],
+            deleted_at=values["deleted_at"],
         )
 
 
-def _state(row: AnyRow) -> ChargeState:
+def _state(row: RowMapping) -> ChargeState:
     """The state stored in `row` (a charge's row, or its state columns with its id)."""
     return ChargeState(
-        status=ChargeStatus(row.status),
-        advance_after=row.advance_after,
-        current_run_id=row.current_realization_run_id,
-        feature_id=row.feature_id,
+        status=ChargeStatus(row["status"]),
+        advance_after=row["advance_after"],
+        current_run_id=row["current_realization_run_id"],
+        feature_id=row["feature_id"],
     )
 
 
@@ -598,49 +602,48 @@ def _run(
 ) -> RealizationRun:
     """The run stored in `row` (joined with its invoice usage and payment), with its
     `allocations` and detailed lines (in the order they were added)."""
-    with loading(RUNS.name, row.id):
+    values = row._mapping
+    with loading(RUNS.name, values["id"]):
         return RealizationRun(
-            id=row.id,
-            charge_id=row.charge_id,
-            type=RunType(row.type),
-            initial_type=RunType(row.initial_type),
-            feature_id=row.feature_id,
-            service_period_to=row.service_period_to,
-            stored_at_lt=row.stored_at_lt,
-            metered_quantity=row.metered_quantity,
-            line_id=row.line_id,
-            invoice_id=row.invoice_id,
-            totals=Totals(amount=row.amount, credits_total=row.credits_total, total=row.total),
-            no_fiat_transaction_required=row.no_fiat_transaction_required,
+            id=values["id"],
+            charge_id=values["charge_id"],
+            type=RunType(values["type"]),
+            initial_type=RunType(values["initial_type"]),
+            feature_id=values["feature_id"],
+            service_period_to=values["service_period_to"],
+            stored_at_lt=values["stored_at_lt"],
+            metered_quantity=values["metered_quantity"],
+            line_id=values["line_id"],
+            invoice_id=values["invoice_id"],
+            totals=stored_totals(values),
+            no_fiat_transaction_required=values["no_fiat_transaction_required"],
             detailed_lines=tuple(details),
             allocations=list(allocations),
-            invoice_usage=_invoice_usage(row),
-            payment=_payment(row),
-            created_at=row.created_at,
-            deleted_at=row.deleted_at,
+            invoice_usage=_invoice_usage(values),
+            payment=_payment(values),
+            created_at=values["created_at"],
+            deleted_at=values["deleted_at"],
         )
 
 
-def _invoice_usage(row: AnyRow) -> InvoiceUsage | None:
-    if row.usage_booked_at is None:
+def _invoice_usage(row: RowMapping) -> InvoiceUsage | None:
+    if row["usage_booked_at"] is None:
         return None
     return InvoiceUsage(
-        totals=Totals(
-            amount=row.usage_amount, credits_total=row.usage_credits_total, total=row.usage_total
-        ),
-        booked_at=row.usage_booked_at,
-        ledger_reference=row.usage_ledger_reference,
+        totals=stored_totals(row, "usage_"),
+        booked_at=row["usage_booked_at"],
+        ledger_reference=row["usage_ledger_reference"],
     )
 
 
-def _payment(row: AnyRow) -> Payment | None:
-    if row.payment_status is None:
+def _payment(row: RowMapping) -> Payment | None:
+    if row["payment_status"] is None:
         return None
     return Payment(
-        status=PaymentStatus(row.payment_status),
-        amount=row.payment_amount,
-        authorized_at=row.payment_authorized_at,
-        authorization_reference=row.payment_authorization_reference,
-        settled_at=row.payment_settled_at,
-        settlement_reference=row.payment_settlement_reference,
+        status=PaymentStatus(row["payment_status"]),
+        amount=row["payment_amount"],
+        authorized_at=row["payment_authorized_at"],
+        authorization_reference=row["payment_authorization_reference"],
+        settled_at=row["payment_settled_at"],
+        settlement_reference=row["payment_settlement_reference"],
     )

@@ -24,7 +24,16 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    select,
+    tuple_,
+    update,
+)
 
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.invoices import (
@@ -38,7 +47,7 @@ from chargeflow.domain.invoices import (
 )
 from chargeflow.domain.periods import Period
 from chargeflow.domain.prices import PRICE_ADAPTER
-from chargeflow.domain.runs import DetailedLine, Totals
+from chargeflow.domain.runs import DetailedLine
 from chargeflow.persistence.sql.errors import loading
 from chargeflow.persistence.sql.prices import stored_price
 from chargeflow.persistence.sql.repository import (
@@ -47,6 +56,7 @@ from chargeflow.persistence.sql.repository import (
     SqlRepository,
     claimed,
     ids_matching,
+    stored_totals,
 )
 from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
 
@@ -263,10 +273,6 @@ class SqlInvoiceRepository(SqlRepository):
         return [_invoice(row, lines[row.id]) for row in invoice_rows]
 
 
-def _totals(row: AnyRow) -> Totals:
-    return Totals(amount=row.amount, credits_total=row.credits_total, total=row.total)
-
-
 def _invoice_values(invoice: Invoice) -> dict[str, Any]:
     return {
         "id": invoice.id,
@@ -287,19 +293,20 @@ def _invoice_values(invoice: Invoice) -> dict[str, Any]:
 
 def _invoice(row: AnyRow, lines: Sequence[InvoiceLine]) -> Invoice:
     """The invoice stored in `row` with its already loaded `lines`."""
-    with loading(INVOICES.name, row.id):
+    values = row._mapping
+    with loading(INVOICES.name, values["id"]):
         return Invoice(
-            id=row.id,
-            customer_id=row.customer_id,
-            currency=row.currency,
-            kind=InvoiceKind(row.kind),
-            status=None if row.status is None else InvoiceStatus(row.status),
-            collection_at=row.collection_at,
-            auto_approve=row.auto_approve,
-            issued_at=row.issued_at,
-            totals=_totals(row),
-            created_at=row.created_at,
-            deleted_at=row.deleted_at,
+            id=values["id"],
+            customer_id=values["customer_id"],
+            currency=values["currency"],
+            kind=InvoiceKind(values["kind"]),
+            status=None if values["status"] is None else InvoiceStatus(values["status"]),
+            collection_at=values["collection_at"],
+            auto_approve=values["auto_approve"],
+            issued_at=values["issued_at"],
+            totals=stored_totals(values),
+            created_at=values["created_at"],
+            deleted_at=values["deleted_at"],
             lines=list(lines),
         )
 
@@ -334,28 +341,31 @@ def _line_values(line: InvoiceLine) -> dict[str, Any]:
 
 def _line(row: AnyRow) -> InvoiceLine:
     """The line stored in `row`."""
-    with loading(INVOICE_LINES.name, row.id):
+    values = row._mapping
+    with loading(INVOICE_LINES.name, values["id"]):
         return InvoiceLine(
-            id=row.id,
-            invoice_id=row.invoice_id,
-            customer_id=row.customer_id,
-            currency=row.currency,
-            engine=LineEngineType(row.engine),
-            status=LineStatus(row.status),
-            charge_id=row.charge_id,
-            name=row.name,
-            service_period=Period.model_validate((row.service_period_from, row.service_period_to)),
-            invoice_at=row.invoice_at,
-            price=stored_price(row.price),
-            quantity=row.quantity,
-            metered_quantity=row.metered_quantity,
-            pre_line_quantity=row.pre_line_quantity,
-            detailed_lines=_detailed_lines(row.detailed_lines),
-            credits_applied=_CREDITS_APPLIED.validate_json(row.credits_applied),
-            totals=_totals(row),
-            collection_period_end=row.collection_period_end,
-            created_at=row.created_at,
-            deleted_at=row.deleted_at,
+            id=values["id"],
+            invoice_id=values["invoice_id"],
+            customer_id=values["customer_id"],
+            currency=values["currency"],
+            engine=LineEngineType(values["engine"]),
+            status=LineStatus(values["status"]),
+            charge_id=values["charge_id"],
+            name=values["name"],
+            service_period=Period.model_validate(
+                (values["service_period_from"], values["service_period_to"])
+            ),
+            invoice_at=values["invoice_at"],
+            price=stored_price(values["price"]),
+            quantity=values["quantity"],
+            metered_quantity=values["metered_quantity"],
+            pre_line_quantity=values["pre_line_quantity"],
+            detailed_lines=_detailed_lines(values["detailed_lines"]),
+            credits_applied=_CREDITS_APPLIED.validate_json(values["credits_applied"]),
+            totals=stored_totals(values),
+            collection_period_end=values["collection_period_end"],
+            created_at=values["created_at"],
+            deleted_at=values["deleted_at"],
         )
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.money import ZERO, exact_arithmetic
+from chargeflow.domain.runs import Totals
 from chargeflow.persistence.sql.errors import database_errors, loading
 
 M = TypeVar("M", bound=BaseModel)
@@ -171,6 +172,16 @@ def flat_record(model: type[M], table: Table, row: AnyRow) -> M:
     values = row._mapping
     with loading(table.name, str(values["id"])):
         return model.model_validate({name: values[name] for name in model.model_fields})
+
+
+def stored_totals(values: Mapping[Any, Any], prefix: str = "") -> Totals:
+    """The `Totals` a row stores in its ``{prefix}amount``, ``{prefix}credits_total`` and
+    ``{prefix}total`` columns (a run, an invoice, a line; a run's invoice usage as ``usage_``)."""
+    return Totals(
+        amount=values[f"{prefix}amount"],
+        credits_total=values[f"{prefix}credits_total"],
+        total=values[f"{prefix}total"],
+    )
 
 
 def flat_values(record: BaseModel) -> dict[str, Any]:
