@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 import sqlalchemy as sa
@@ -81,6 +84,22 @@ def snapshot(database: SqlDatabase, tables: list[sa.Table]) -> Snapshot:
 def backend(database: SqlDatabase) -> str:
     """``sqlite`` or ``postgresql``."""
     return database.engine.dialect.name
+
+
+def pytest_configure() -> None:
+    """A run told to stop (SIGTERM, as a CI runner or ``timeout`` sends) stops like one
+    interrupted with Ctrl-C: every ``finally`` and fixture teardown runs, so each test database
+    is dropped. A process the tests forked dies of the signal as usual."""
+    runner = os.getpid()
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        if os.getpid() != runner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -50,6 +50,43 @@ SKIP_REASON = (
 )
 
 
+TEST_DATABASE_PREFIX = "chargeflow_test_"
+"""Test databases are named ``chargeflow_test_<pid>_<random>``: the process that made one."""
+_LOCAL_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
+
+
+def drop_orphans(connection: sa.Connection) -> list[str]:
+    """Drop the test databases that a run on this machine left behind, and name them: those
+    whose creating process is gone (a process killed outright runs no ``finally``). Only for a
+    server on this machine, where a process id means something; a database another process
+    still uses is never touched."""
+    if make_url(POSTGRES_ADMIN_URL).host not in _LOCAL_HOSTS:
+        return []
+    names = connection.execute(
+        sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+        {"prefix": TEST_DATABASE_PREFIX},
+    ).scalars()
+    orphans = [name for name in names if _creator_gone(name)]
+    for name in orphans:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return orphans
+
+
+def _creator_gone(name: str) -> bool:
+    """Whether the process named in test database `name` has ended (False when the name
+    carries no process id)."""
+    pid = name.removeprefix(TEST_DATABASE_PREFIX).split("_", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A fresh, uniquely named PostgreSQL database's URL; dropped afterwards. Skips the test
@@ -60,8 +97,9 @@ def postgres_database() -> Iterator[str]:
             pytest.fail(unreachable)
         pytest.skip(SKIP_REASON.format(unreachable))
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chargeflow_test_{uuid.uuid4().hex[:12]}"
+    name = f"{TEST_DATABASE_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
+        drop_orphans(connection)
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
