@@ -6,7 +6,8 @@ per charge, so one failing charge neither blocks nor undoes the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -107,24 +108,29 @@ def create_charges(op: Operation, intents: Sequence[object]) -> list[UsageBasedC
     """Create a charge for each of `intents` (each a mapping of `create_charge`'s keyword
     arguments), in order, in the operation's one unit of work: all of them, or none.
 
-    Each is created as `create_charge` creates one, and the new ones are inserted in one
-    statement. A `unique_reference_id` the customer already has returns that charge, also when
-    an earlier intent of the same call made it or another transaction inserted it meanwhile.
+    Each is created as `create_charge` creates one; the references already stored are looked up
+    together, and the new charges are inserted in one statement. A `unique_reference_id` the
+    customer already has returns that charge, also when an earlier intent of the same call made
+    it or another transaction inserted it meanwhile.
     Raises `InvalidInputError` for more than `MAX_INTENTS` intents or an intent that is not a
     mapping of those arguments, and the first refused intent's own error (`InvalidInputError`,
     `NotFoundError`) with a note naming its position; nothing is created then.
     """
     if len(intents) > MAX_INTENTS:
         raise InvalidInputError(f"at most {MAX_INTENTS:,} charges can be created at once")
-    made: list[UsageBasedCharge] = []
-    fresh: dict[tuple[str, str | None], UsageBasedCharge] = {}
+    given: list[dict[str, Any]] = []
     for position, intent in enumerate(intents):
-        try:
-            charge = _prepared(op, _create_arguments(intent), fresh)
-        except ChargeflowError as error:
-            error.add_note(f"refused: intent {position} of {len(intents)} (counting from 0)")
-            raise
-        made.append(charge)
+        with _refused_at(position, len(intents)):
+            given.append(_create_arguments(intent))
+    known = op.uow.charges.by_references(
+        {key for arguments in given if (key := _reference_key(arguments)) is not None}
+    )
+    existing = {charge.id for charge in known.values()}
+    made: list[UsageBasedCharge] = []
+    for position, arguments in enumerate(given):
+        with _refused_at(position, len(intents)):
+            made.append(_prepared(op, arguments, known))
+    fresh = {charge.id: charge for charge in made if charge.id not in existing}
     stored = _stored(op, list(fresh.values()))
     for charge_id, charge in stored.items():
         if charge.id != charge_id:  # another transaction's charge: settled there
@@ -136,29 +142,42 @@ def create_charges(op: Operation, intents: Sequence[object]) -> list[UsageBasedC
     return [stored.get(charge.id, charge) for charge in made]
 
 
+@contextmanager
+def _refused_at(position: int, count: int) -> Iterator[None]:
+    """Note on a refusal raised inside which intent of `count` it refused."""
+    try:
+        yield
+    except ChargeflowError as error:
+        error.add_note(f"refused: intent {position} of {count} (counting from 0)")
+        raise
+
+
+def _reference_key(arguments: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (customer id, unique reference) `arguments` name, if they name a reference."""
+    reference = arguments.get("unique_reference_id")
+    return None if reference is None else (arguments["customer_id"], reference)
+
+
 def _prepared(
     op: Operation,
     arguments: dict[str, Any],
-    fresh: dict[tuple[str, str | None], UsageBasedCharge],
+    known: dict[tuple[str, str], UsageBasedCharge],
 ) -> UsageBasedCharge:
-    """The charge `arguments` ask for: the customer's charge of its unique reference if one is
-    stored or made earlier in this call (`fresh`), else a new one, validated and activated and
-    added to `fresh` (keyed by customer and reference; by id when it has none)."""
-    customer_id = arguments["customer_id"]
-    reference = arguments.get("unique_reference_id")
-    if reference is not None:
-        key = (customer_id, _reference(reference))
-        earlier = fresh.get(key) or op.uow.charges.by_reference(*key)
-        if earlier is not None:
-            return earlier
-    customer = op.customer(customer_id)
+    """The charge `arguments` ask for: the charge `known` holds under its unique reference
+    (stored, or made earlier in this call), else a new one, validated and activated (and
+    added to `known` under its reference, if it has one)."""
+    key = _reference_key(arguments)
+    if key is not None and key in known:
+        return known[key]
+    customer = op.customer(arguments["customer_id"])
     intent = build(ChargeIntent, **arguments, currency=customer.currency)
     if op.live_feature_id(intent.feature_key) is None:
         raise NotFoundError("feature", intent.feature_key)
     _require_collection_end_in_range(customer, intent)
     charge = UsageBasedCharge(intent=intent, created_at=op.now)
     driver.activate(op, CHARGES, charge, Trigger.NEXT)
-    fresh[(customer_id, reference if reference is not None else charge.id)] = charge
+    if key is not None:
+        known[key] = charge
     return charge
 
 
@@ -177,9 +196,9 @@ def _stored(op: Operation, charges: list[UsageBasedCharge]) -> dict[str, UsageBa
         return {charge.id: charge for charge in charges}
     except ConflictError:
         if len(charges) == 1:
-            raced = op.uow.charges.by_reference(
-                charges[0].intent.customer_id, charges[0].intent.unique_reference_id or ""
-            )
+            intent = charges[0].intent
+            key = (intent.customer_id, intent.unique_reference_id or "")
+            raced = op.uow.charges.by_references([key]).get(key)
             if raced is None:
                 raise
             return {charges[0].id: raced}
@@ -190,8 +209,8 @@ def _stored(op: Operation, charges: list[UsageBasedCharge]) -> dict[str, UsageBa
 
 
 def _create_arguments(intent: object) -> dict[str, Any]:
-    """`intent` as `create_charge`'s keyword arguments; `InvalidInputError` if it is not a
-    mapping of them with the required ones."""
+    """`intent` as `create_charge`'s keyword arguments, its customer id and unique reference
+    checked; `InvalidInputError` if it is not a mapping of them with the required ones."""
     if not isinstance(intent, Mapping):
         raise InvalidInputError(f"an intent must be a mapping, not {type(intent).__name__}")
     unknown = sorted(str(key) for key in intent if key not in CREATE_ARGUMENTS)
@@ -202,6 +221,8 @@ def _create_arguments(intent: object) -> dict[str, Any]:
         raise InvalidInputError(f"an intent is missing: {', '.join(missing)}")
     arguments = {str(key): value for key, value in intent.items()}
     arguments["customer_id"] = lookup_id(arguments["customer_id"], "customer")
+    if arguments.get("unique_reference_id") is not None:
+        arguments["unique_reference_id"] = _reference(arguments["unique_reference_id"])
     return arguments
 
 

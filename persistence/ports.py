@@ -201,8 +201,11 @@ class ChargeRepository(Protocol):
         (no intent, no runs: for a caller that only asks where charges stand)."""
         ...
 
-    def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
-        """The customer's charge created with `reference` as its unique reference, if any."""
+    def by_references(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], UsageBasedCharge]:
+        """The charges created under the (customer id, unique reference) `keys`, by key, in a
+        fixed number of queries per thousand keys."""
         ...
 
     def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:

@@ -159,13 +159,21 @@ class SqlChargeRepository(SqlRepository):
                 states[row.id] = _state(row._mapping)
         return states
 
-    def by_reference(self, customer_id: str, reference: str) -> UsageBasedCharge | None:
-        """The customer's charge created with `reference` as its unique reference, if any."""
+    def by_references(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], UsageBasedCharge]:
+        """The charges stored under the (customer id, unique reference) `keys`, by key: four
+        queries per 1,000 keys."""
         c = CHARGES.c
-        found = self._load(
-            (c.customer_id == customer_id) & (c.unique_reference_id == reference), lock=False
-        )
-        return found[0] if found else None
+        found: dict[tuple[str, str], UsageBasedCharge] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), _KEYS_PER_QUERY):
+            chunk = ordered[start : start + _KEYS_PER_QUERY]
+            where = tuple_(c.customer_id, c.unique_reference_id).in_(chunk)
+            for charge in self._load(where, lock=False):
+                reference = charge.intent.unique_reference_id or ""
+                found[(charge.intent.customer_id, reference)] = charge
+        return found
 
     def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
         """The charge whose run is billed by line `line_id`, if any."""
@@ -461,6 +469,9 @@ def _intent_values(charge: UsageBasedCharge) -> dict[str, Any]:
         "created_at": charge.created_at,
     }
 
+
+_KEYS_PER_QUERY = 1_000
+"""Keys per query of `by_references` (two bound parameters each: far below any limit)."""
 
 _RUN_MUTABLE = (
     "type",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.capture import statements
 from chargeflow import App, FrozenClock, InvalidInputError, NotFoundError
 from chargeflow.engines import charges as charge_use_cases
 from chargeflow.persistence.sql.charges import SqlChargeRepository
@@ -123,13 +124,13 @@ def test_a_reference_another_transaction_took_meanwhile_returns_its_charge(
 ) -> None:
     who = customer(app)
     theirs = app.charges.create(**intent(who.id, unique_reference_id="jan"))
-    real_lookup = SqlChargeRepository.by_reference
+    real_lookup = SqlChargeRepository.by_references
     missed = iter([True])  # the first lookup misses it, as a racing insert would
 
-    def lookup(self: SqlChargeRepository, customer_id: str, reference: str) -> Any:
-        return None if next(missed, False) else real_lookup(self, customer_id, reference)
+    def lookup(self: SqlChargeRepository, keys: Any) -> Any:
+        return {} if next(missed, False) else real_lookup(self, keys)
 
-    monkeypatch.setattr(SqlChargeRepository, "by_reference", lookup)
+    monkeypatch.setattr(SqlChargeRepository, "by_references", lookup)
     made = app.charges.create_many(
         [intent(who.id, unique_reference_id="jan"), intent(who.id, unique_reference_id="feb")]
     )
@@ -146,3 +147,16 @@ def test_no_intents_create_nothing(app: App, snapshot: Snapshot) -> None:
     before = snapshot()
     assert app.charges.create_many([]) == []
     assert snapshot() == before
+
+
+def test_a_retried_call_looks_its_references_up_together(app: App) -> None:
+    who = customer(app)
+    sent = []
+    for count in (2, 6):
+        intents = [intent(who.id, unique_reference_id=f"{count}-{n}") for n in range(count)]
+        made = app.charges.create_many(intents)
+        with statements() as seen:
+            again = app.charges.create_many(intents)
+        assert [charge.id for charge in again] == [charge.id for charge in made]
+        sent.append(seen.total)
+    assert sent[0] == sent[1]  # not one lookup per intent
