@@ -56,6 +56,7 @@ from chargeflow.persistence.sql.repository import (
     flat_record,
     flat_values,
     ids_matching,
+    stored_alike,
     stored_totals,
 )
 from chargeflow.persistence.sql.tables import (
@@ -216,7 +217,9 @@ class SqlChargeRepository(SqlRepository):
         for run_id, (values, _) in runs.items():
             stored = self._stored_runs.get(run_id)
             columns = tuple(
-                name for name in _RUN_MUTABLE if stored is None or stored[name] != values[name]
+                name
+                for name in _RUN_MUTABLE
+                if stored is None or not stored_alike(stored[name], values[name])
             )
             if columns:
                 by_columns[columns].append(

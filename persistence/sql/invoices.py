@@ -19,11 +19,10 @@ import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -56,6 +55,7 @@ from chargeflow.persistence.sql.repository import (
     SqlRepository,
     claimed,
     ids_matching,
+    stored_alike,
     stored_totals,
 )
 from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
@@ -154,7 +154,7 @@ class SqlInvoiceRepository(SqlRepository):
         """Everything but each line's identity, invoice and charge, in one executemany UPDATE
         of the lines that differ from their rows (none is sent when none does); `NotFoundError`
         when a line has no row."""
-        lines = [line for line in lines if not _stored_alike(self._held.get(line.id), line)]
+        lines = [line for line in lines if not stored_alike(self._held.get(line.id), line)]
         if not lines:
             return
         parameters = [
@@ -374,23 +374,3 @@ def _detailed_lines(stored: str) -> tuple[DetailedLine, ...]:
     """The detailed lines stored as `stored`, parsed once per text: they are frozen, so the
     lines that store the same text (an invoice's lines often bill alike) share them."""
     return _DETAILED_LINES.validate_json(stored)
-
-
-def _stored_alike(held: object, given: object) -> bool:
-    """Whether `given` would be stored exactly as `held` is: equal values, and decimals of the
-    same exponent too (``10.0`` and ``10.00`` are equal, but stored as different text, or
-    NUMERIC scale)."""
-    if type(held) is not type(given):
-        return False
-    if isinstance(held, Decimal) and isinstance(given, Decimal):
-        return not held.compare_total(given)  # 0 only for the same digits and exponent
-    if isinstance(held, BaseModel) and isinstance(given, BaseModel):
-        pairs = zip(held.__dict__.values(), given.__dict__.values(), strict=True)
-    elif isinstance(held, tuple | list) and isinstance(given, tuple | list):
-        if len(held) != len(given):
-            return False
-        pairs = zip(held, given, strict=True)
-    else:
-        return held == given
-    # most values of a line saved as it stands are the very objects held
-    return all(kept is new or _stored_alike(kept, new) for kept, new in pairs)

@@ -174,6 +174,26 @@ def flat_record(model: type[M], table: Table, row: AnyRow) -> M:
         return model.model_validate({name: values[name] for name in model.model_fields})
 
 
+def stored_alike(held: object, given: object) -> bool:
+    """Whether `given` would be stored exactly as `held` is: equal values, and decimals of the
+    same exponent too (``10.0`` and ``10.00`` are equal, but stored as different text, or
+    NUMERIC scale)."""
+    if type(held) is not type(given):
+        return False
+    if isinstance(held, Decimal) and isinstance(given, Decimal):
+        return not held.compare_total(given)  # 0 only for the same digits and exponent
+    if isinstance(held, BaseModel) and isinstance(given, BaseModel):
+        pairs = zip(held.__dict__.values(), given.__dict__.values(), strict=True)
+    elif isinstance(held, tuple | list) and isinstance(given, tuple | list):
+        if len(held) != len(given):
+            return False
+        pairs = zip(held, given, strict=True)
+    else:
+        return held == given
+    # most values of a line saved as it stands are the very objects held
+    return all(kept is new or stored_alike(kept, new) for kept, new in pairs)
+
+
 def stored_totals(values: Mapping[Any, Any], prefix: str = "") -> Totals:
     """The `Totals` a row stores in its ``{prefix}amount``, ``{prefix}credits_total`` and
     ``{prefix}total`` columns (a run, an invoice, a line; a run's invoice usage as ``usage_``)."""

@@ -736,6 +736,18 @@ def test_saving_a_loaded_run_writes_only_the_columns_that_changed(db: SqlDatabas
         assert uow.charges.get("chg_1").runs[0].no_fiat_transaction_required
 
 
+def test_a_run_value_equal_but_of_another_scale_is_written(db: SqlDatabase) -> None:
+    seed_charge(db)
+    add_run(db, a_run())  # metered quantity 100
+    with db.unit_of_work() as uow:
+        run = uow.charges.get("chg_1").runs[0]
+        run.metered_quantity = Decimal("100.000")
+        uow.charges.save_run(run)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        assert str(uow.charges.get("chg_1").runs[0].metered_quantity) == "100.000"
+
+
 def test_a_run_write_a_savepoint_rolled_back_is_written_again(db: SqlDatabase) -> None:
     seed_charge(db)
     add_run(db, a_run())
