@@ -59,6 +59,12 @@ machine declares exactly these, and a charge whose status is not one of its mode
 when it is built (so a stored one is a `CorruptRecordError` on load)."""
 
 
+def require_status_of_mode(mode: SettlementMode, status: ChargeStatus) -> None:
+    """`ValueError` unless `status` is one of `mode`'s statuses (`MODE_STATUSES`)."""
+    if status not in MODE_STATUSES[mode]:
+        raise ValueError(f"status {status.value!r} does not exist in the {mode.value} machine")
+
+
 class ChargeIntent(BaseModel):
     """What should happen. Frozen after create. `unique_reference_id`, when given, names the
     charge for its customer: creating it again returns the first charge (safe retries)."""
@@ -120,11 +126,7 @@ class UsageBasedCharge(BaseModel):
 
     @model_validator(mode="after")
     def _status_of_its_mode(self) -> UsageBasedCharge:
-        mode = self.intent.settlement_mode
-        if self.state.status not in MODE_STATUSES[mode]:
-            raise ValueError(
-                f"status {self.state.status.value!r} does not exist in the {mode.value} machine"
-            )
+        require_status_of_mode(self.intent.settlement_mode, self.state.status)
         return self
 
     def current_run(self) -> RealizationRun | None:

@@ -3,8 +3,10 @@ invoice usage and payment) and the runs' credit allocations, with their mapping.
 
 A charge loads with every run and allocation in four queries, whatever their number: the
 charges, the runs joined with their invoice usage and payment, the allocations, the detailed
-lines. Loading validates: a status, settlement mode, run type or price this version does not
-know raises `CorruptRecordError` naming the table and row, never a half-built charge.
+lines. Loading checks what this version may not know: a status, settlement mode, run type or
+price it does not know, or a status outside the charge's mode, raises `CorruptRecordError`
+naming the table and row, never a half-built charge. The rest is restored as stored
+(`repository.restored`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ from sqlalchemy import (
     update,
 )
 
-from chargeflow.domain.charge import ChargeIntent, ChargeState, SettlementMode, UsageBasedCharge
+from chargeflow.domain.charge import (
+    ChargeIntent,
+    ChargeState,
+    SettlementMode,
+    UsageBasedCharge,
+    require_status_of_mode,
+)
 from chargeflow.domain.credits import CreditAllocation
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.ids import new_id
-from chargeflow.domain.periods import Period
 from chargeflow.domain.prices import PRICE_ADAPTER
 from chargeflow.domain.runs import (
     DetailedLine,
@@ -53,10 +60,12 @@ from chargeflow.persistence.sql.repository import (
     Savepoints,
     SqlRepository,
     claimed,
-    flat_record,
     flat_values,
     ids_matching,
+    restored,
+    restored_flat,
     stored_alike,
+    stored_period,
     stored_totals,
 )
 from chargeflow.persistence.sql.tables import (
@@ -216,10 +225,12 @@ class SqlChargeRepository(SqlRepository):
         )
         for run_id, (values, _) in runs.items():
             stored = self._stored_runs.get(run_id)
-            columns = tuple(
-                name
-                for name in _RUN_MUTABLE
-                if stored is None or not stored_alike(stored[name], values[name])
+            columns = (
+                _RUN_MUTABLE
+                if stored is None
+                else tuple(
+                    name for name in _RUN_MUTABLE if not stored_alike(stored[name], values[name])
+                )
             )
             if columns:
                 by_columns[columns].append(
@@ -413,13 +424,10 @@ class SqlChargeRepository(SqlRepository):
             run = _run(
                 run_row,
                 [
-                    flat_record(CreditAllocation, ALLOCATIONS, allocation)
+                    restored_flat(CreditAllocation, allocation)
                     for allocation in page.allocations.get(run_row.id, ())
                 ],
-                [
-                    flat_record(DetailedLine, DETAILED_LINES, line)
-                    for line in page.details.get(run_row.id, ())
-                ],
+                [restored_flat(DetailedLine, line) for line in page.details.get(run_row.id, ())],
             )
             self._stored_details[run.id] = run.detailed_lines
             self._stored_runs[run.id] = run_row._mapping
@@ -535,36 +543,47 @@ def _charge(row: AnyRow, runs: Sequence[RealizationRun]) -> UsageBasedCharge:
     """The charge stored in `row` with its already loaded `runs`."""
     values = row._mapping
     with loading(CHARGES.name, values["id"]):
-        intent = ChargeIntent(
-            customer_id=values["customer_id"],
-            name=values["name"],
-            currency=values["currency"],
-            feature_key=values["feature_key"],
-            service_period=Period.model_validate(
-                (values["service_period_from"], values["service_period_to"])
-            ),
-            invoice_at=values["invoice_at"],
-            settlement_mode=SettlementMode(values["settlement_mode"]),
-            price=stored_price(values["price"]),
-            unique_reference_id=values["unique_reference_id"],
+        intent = restored(
+            ChargeIntent,
+            {
+                "customer_id": values["customer_id"],
+                "name": values["name"],
+                "currency": values["currency"],
+                "feature_key": values["feature_key"],
+                "service_period": stored_period(
+                    values["service_period_from"], values["service_period_to"]
+                ),
+                "invoice_at": values["invoice_at"],
+                "settlement_mode": SettlementMode(values["settlement_mode"]),
+                "price": stored_price(values["price"]),
+                "unique_reference_id": values["unique_reference_id"],
+            },
         )
-        return UsageBasedCharge(
-            id=values["id"],
-            intent=intent,
-            state=_state(values),
-            runs=list(runs),
-            created_at=values["created_at"],
-            deleted_at=values["deleted_at"],
+        state = _state(values)
+        require_status_of_mode(intent.settlement_mode, state.status)
+        return restored(
+            UsageBasedCharge,
+            {
+                "id": values["id"],
+                "intent": intent,
+                "state": state,
+                "runs": list(runs),
+                "created_at": values["created_at"],
+                "deleted_at": values["deleted_at"],
+            },
         )
 
 
 def _state(row: RowMapping) -> ChargeState:
     """The state stored in `row` (a charge's row, or its state columns with its id)."""
-    return ChargeState(
-        status=ChargeStatus(row["status"]),
-        advance_after=row["advance_after"],
-        current_run_id=row["current_realization_run_id"],
-        feature_id=row["feature_id"],
+    return restored(
+        ChargeState,
+        {
+            "status": ChargeStatus(row["status"]),
+            "advance_after": row["advance_after"],
+            "current_run_id": row["current_realization_run_id"],
+            "feature_id": row["feature_id"],
+        },
     )
 
 
@@ -618,46 +637,55 @@ def _run(
     `allocations` and detailed lines (in the order they were added)."""
     values = row._mapping
     with loading(RUNS.name, values["id"]):
-        return RealizationRun(
-            id=values["id"],
-            charge_id=values["charge_id"],
-            type=RunType(values["type"]),
-            initial_type=RunType(values["initial_type"]),
-            feature_id=values["feature_id"],
-            service_period_to=values["service_period_to"],
-            stored_at_lt=values["stored_at_lt"],
-            metered_quantity=values["metered_quantity"],
-            line_id=values["line_id"],
-            invoice_id=values["invoice_id"],
-            totals=stored_totals(values),
-            no_fiat_transaction_required=values["no_fiat_transaction_required"],
-            detailed_lines=tuple(details),
-            allocations=list(allocations),
-            invoice_usage=_invoice_usage(values),
-            payment=_payment(values),
-            created_at=values["created_at"],
-            deleted_at=values["deleted_at"],
+        return restored(
+            RealizationRun,
+            {
+                "id": values["id"],
+                "charge_id": values["charge_id"],
+                "type": RunType(values["type"]),
+                "initial_type": RunType(values["initial_type"]),
+                "feature_id": values["feature_id"],
+                "service_period_to": values["service_period_to"],
+                "stored_at_lt": values["stored_at_lt"],
+                "metered_quantity": values["metered_quantity"],
+                "line_id": values["line_id"],
+                "invoice_id": values["invoice_id"],
+                "totals": stored_totals(values),
+                "no_fiat_transaction_required": values["no_fiat_transaction_required"],
+                "detailed_lines": tuple(details),
+                "allocations": list(allocations),
+                "invoice_usage": _invoice_usage(values),
+                "payment": _payment(values),
+                "created_at": values["created_at"],
+                "deleted_at": values["deleted_at"],
+            },
         )
 
 
 def _invoice_usage(row: RowMapping) -> InvoiceUsage | None:
     if row["usage_booked_at"] is None:
         return None
-    return InvoiceUsage(
-        totals=stored_totals(row, "usage_"),
-        booked_at=row["usage_booked_at"],
-        ledger_reference=row["usage_ledger_reference"],
+    return restored(
+        InvoiceUsage,
+        {
+            "totals": stored_totals(row, "usage_"),
+            "booked_at": row["usage_booked_at"],
+            "ledger_reference": row["usage_ledger_reference"],
+        },
     )
 
 
 def _payment(row: RowMapping) -> Payment | None:
     if row["payment_status"] is None:
         return None
-    return Payment(
-        status=PaymentStatus(row["payment_status"]),
-        amount=row["payment_amount"],
-        authorized_at=row["payment_authorized_at"],
-        authorization_reference=row["payment_authorization_reference"],
-        settled_at=row["payment_settled_at"],
-        settlement_reference=row["payment_settlement_reference"],
+    return restored(
+        Payment,
+        {
+            "status": PaymentStatus(row["payment_status"]),
+            "amount": row["payment_amount"],
+            "authorized_at": row["payment_authorized_at"],
+            "authorization_reference": row["payment_authorization_reference"],
+            "settled_at": row["payment_settled_at"],
+            "settlement_reference": row["payment_settlement_reference"],
+        },
     )

@@ -2,7 +2,9 @@
 ``billing_invoice_lines``, with their mapping.
 
 At most one gathering invoice exists per customer and currency (a partial unique index).
-Prices and applied credits are stored as JSON text.
+Prices and applied credits are stored as JSON text. Loading checks an invoice's kind and
+status, a line's engine, status, price and JSON (`CorruptRecordError` otherwise), and restores
+the rest as stored (`repository.restored`).
 
 A unit of work knows the lines whose rows it holds: those it wrote (a row it inserted or updated
 is locked by its transaction until it ends) and those of an invoice it read under the invoice's
@@ -44,7 +46,6 @@ from chargeflow.domain.invoices import (
     LineEngineType,
     LineStatus,
 )
-from chargeflow.domain.periods import Period
 from chargeflow.domain.prices import PRICE_ADAPTER
 from chargeflow.domain.runs import DetailedLine
 from chargeflow.persistence.sql.errors import loading
@@ -55,7 +56,9 @@ from chargeflow.persistence.sql.repository import (
     SqlRepository,
     claimed,
     ids_matching,
+    restored,
     stored_alike,
+    stored_period,
     stored_totals,
 )
 from chargeflow.persistence.sql.tables import INVOICE_LINES, INVOICES
@@ -295,19 +298,22 @@ def _invoice(row: AnyRow, lines: Sequence[InvoiceLine]) -> Invoice:
     """The invoice stored in `row` with its already loaded `lines`."""
     values = row._mapping
     with loading(INVOICES.name, values["id"]):
-        return Invoice(
-            id=values["id"],
-            customer_id=values["customer_id"],
-            currency=values["currency"],
-            kind=InvoiceKind(values["kind"]),
-            status=None if values["status"] is None else InvoiceStatus(values["status"]),
-            collection_at=values["collection_at"],
-            auto_approve=values["auto_approve"],
-            issued_at=values["issued_at"],
-            totals=stored_totals(values),
-            created_at=values["created_at"],
-            deleted_at=values["deleted_at"],
-            lines=list(lines),
+        return restored(
+            Invoice,
+            {
+                "id": values["id"],
+                "customer_id": values["customer_id"],
+                "currency": values["currency"],
+                "kind": InvoiceKind(values["kind"]),
+                "status": None if values["status"] is None else InvoiceStatus(values["status"]),
+                "collection_at": values["collection_at"],
+                "auto_approve": values["auto_approve"],
+                "issued_at": values["issued_at"],
+                "totals": stored_totals(values),
+                "created_at": values["created_at"],
+                "deleted_at": values["deleted_at"],
+                "lines": list(lines),
+            },
         )
 
 
@@ -343,29 +349,32 @@ def _line(row: AnyRow) -> InvoiceLine:
     """The line stored in `row`."""
     values = row._mapping
     with loading(INVOICE_LINES.name, values["id"]):
-        return InvoiceLine(
-            id=values["id"],
-            invoice_id=values["invoice_id"],
-            customer_id=values["customer_id"],
-            currency=values["currency"],
-            engine=LineEngineType(values["engine"]),
-            status=LineStatus(values["status"]),
-            charge_id=values["charge_id"],
-            name=values["name"],
-            service_period=Period.model_validate(
-                (values["service_period_from"], values["service_period_to"])
-            ),
-            invoice_at=values["invoice_at"],
-            price=stored_price(values["price"]),
-            quantity=values["quantity"],
-            metered_quantity=values["metered_quantity"],
-            pre_line_quantity=values["pre_line_quantity"],
-            detailed_lines=_detailed_lines(values["detailed_lines"]),
-            credits_applied=_CREDITS_APPLIED.validate_json(values["credits_applied"]),
-            totals=stored_totals(values),
-            collection_period_end=values["collection_period_end"],
-            created_at=values["created_at"],
-            deleted_at=values["deleted_at"],
+        return restored(
+            InvoiceLine,
+            {
+                "id": values["id"],
+                "invoice_id": values["invoice_id"],
+                "customer_id": values["customer_id"],
+                "currency": values["currency"],
+                "engine": LineEngineType(values["engine"]),
+                "status": LineStatus(values["status"]),
+                "charge_id": values["charge_id"],
+                "name": values["name"],
+                "service_period": stored_period(
+                    values["service_period_from"], values["service_period_to"]
+                ),
+                "invoice_at": values["invoice_at"],
+                "price": stored_price(values["price"]),
+                "quantity": values["quantity"],
+                "metered_quantity": values["metered_quantity"],
+                "pre_line_quantity": values["pre_line_quantity"],
+                "detailed_lines": _detailed_lines(values["detailed_lines"]),
+                "credits_applied": _CREDITS_APPLIED.validate_json(values["credits_applied"]),
+                "totals": stored_totals(values),
+                "collection_period_end": values["collection_period_end"],
+                "created_at": values["created_at"],
+                "deleted_at": values["deleted_at"],
+            },
         )
 
 

@@ -10,6 +10,7 @@ and knows no table.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from chargeflow.domain.errors import NotFoundError
 from chargeflow.domain.money import ZERO, exact_arithmetic
+from chargeflow.domain.periods import Period
 from chargeflow.domain.runs import Totals
 from chargeflow.persistence.sql.errors import database_errors, loading
 
@@ -171,36 +173,72 @@ def flat_record(model: type[M], table: Table, row: AnyRow) -> M:
     model's field names; `CorruptRecordError` if it does not validate."""
     values = row._mapping
     with loading(table.name, str(values["id"])):
-        return model.model_validate({name: values[name] for name in model.model_fields})
+        return model.model_validate({name: values[name] for name in _field_names(model)})
+
+
+def restored_flat(model: type[M], row: AnyRow) -> M:
+    """The record of `model` stored in `row`, whose columns carry the model's field names and
+    hold nothing this version may not know (amounts, instants, ids), `restored`."""
+    values = row._mapping
+    return restored(model, {name: values[name] for name in _field_names(model)})
+
+
+@cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
+_set_attribute = object.__setattr__
+
+
+def restored(model: type[M], values: dict[str, Any]) -> M:
+    """`model` holding `values` (each of its fields, by name) as they were stored, without
+    validating them again: chargeflow validated them before writing them, and the column types
+    return them as written. What a stored row may hold that this version does not know (a
+    status, a mode, a type, a price) is checked by the caller, which raises
+    `CorruptRecordError`. This is pydantic's `model_construct` without its handling of
+    aliases and defaults, which costs more than validating."""
+    record = model.__new__(model)
+    _set_attribute(record, "__dict__", values)
+    _set_attribute(record, "__pydantic_fields_set__", set(values))
+    _set_attribute(record, "__pydantic_extra__", None)
+    _set_attribute(record, "__pydantic_private__", None)
+    return record
 
 
 def stored_alike(held: object, given: object) -> bool:
     """Whether `given` would be stored exactly as `held` is: equal values, and decimals of the
     same exponent too (``10.0`` and ``10.00`` are equal, but stored as different text, or
-    NUMERIC scale)."""
+    NUMERIC scale). Models are compared field by field, by name."""
+    if held is given:  # most values of a record saved as it stands are the very objects held
+        return True
     if type(held) is not type(given):
         return False
     if isinstance(held, Decimal) and isinstance(given, Decimal):
         return not held.compare_total(given)  # 0 only for the same digits and exponent
     if isinstance(held, BaseModel) and isinstance(given, BaseModel):
-        pairs = zip(held.__dict__.values(), given.__dict__.values(), strict=True)
-    elif isinstance(held, tuple | list) and isinstance(given, tuple | list):
-        if len(held) != len(given):
-            return False
-        pairs = zip(held, given, strict=True)
-    else:
-        return held == given
-    # most values of a line saved as it stands are the very objects held
-    return all(kept is new or stored_alike(kept, new) for kept, new in pairs)
+        fields = given.__dict__
+        return all(stored_alike(kept, fields[name]) for name, kept in held.__dict__.items())
+    if isinstance(held, (tuple, list)) and isinstance(given, (tuple, list)):
+        return len(held) == len(given) and all(map(stored_alike, held, given))
+    return held == given
+
+
+def stored_period(start: datetime, end: datetime) -> Period:
+    """The `Period` a row stores in two instant columns, `restored`."""
+    return restored(Period, {"start": start, "end": end})
 
 
 def stored_totals(values: Mapping[Any, Any], prefix: str = "") -> Totals:
     """The `Totals` a row stores in its ``{prefix}amount``, ``{prefix}credits_total`` and
     ``{prefix}total`` columns (a run, an invoice, a line; a run's invoice usage as ``usage_``)."""
-    return Totals(
-        amount=values[f"{prefix}amount"],
-        credits_total=values[f"{prefix}credits_total"],
-        total=values[f"{prefix}total"],
+    return restored(
+        Totals,
+        {
+            "amount": values[f"{prefix}amount"],
+            "credits_total": values[f"{prefix}credits_total"],
+            "total": values[f"{prefix}total"],
+        },
     )
 
 
