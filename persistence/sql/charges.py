@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     Update,
     bindparam,
     delete,
@@ -145,7 +146,7 @@ class SqlChargeRepository(SqlRepository):
         first id that does not exist."""
         if not charge_ids:
             return []
-        found = {charge.id: charge for charge in self._load(CHARGES.c.id.in_(charge_ids), lock)}
+        found = {charge.id: charge for charge in self._load(*_by_ids(charge_ids, lock))}
         missing = next((charge_id for charge_id in charge_ids if charge_id not in found), None)
         if missing is not None:
             raise NotFoundError("charge", missing)
@@ -153,7 +154,7 @@ class SqlChargeRepository(SqlRepository):
 
     def find_many(self, charge_ids: Sequence[str]) -> builtins.list[UsageBasedCharge]:
         """Those of the charges `charge_ids` that exist, oldest first, in four queries."""
-        return self._load(CHARGES.c.id.in_(charge_ids), lock=False) if charge_ids else []
+        return self._load(*_by_ids(charge_ids, lock=False)) if charge_ids else []
 
     def states(self, charge_ids: Sequence[str]) -> dict[str, ChargeState]:
         """The states of those of the charges `charge_ids` that exist, by id, in one query
@@ -161,10 +162,8 @@ class SqlChargeRepository(SqlRepository):
         if not charge_ids:
             return {}
         self.flush()
-        c = CHARGES.c
-        columns = [c.id, *(c[name] for name in _STATE_COLUMNS)]
         states: dict[str, ChargeState] = {}
-        for row in self._rows(select(*columns).where(c.id.in_(charge_ids))):
+        for row in self._rows(_STATES, {"ids": list(charge_ids)}):
             with loading(CHARGES.name, row.id):
                 states[row.id] = _state(row._mapping)
         return states
@@ -180,7 +179,7 @@ class SqlChargeRepository(SqlRepository):
         for start in range(0, len(ordered), _KEYS_PER_QUERY):
             chunk = ordered[start : start + _KEYS_PER_QUERY]
             where = tuple_(c.customer_id, c.unique_reference_id).in_(chunk)
-            for charge in self._load(where, lock=False):
+            for charge in self._load(_reads(where, lock=False)):
                 reference = charge.intent.unique_reference_id or ""
                 found[(charge.intent.customer_id, reference)] = charge
         return found
@@ -188,7 +187,7 @@ class SqlChargeRepository(SqlRepository):
     def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
         """The charge whose run is billed by line `line_id`, if any."""
         owner = select(RUNS.c.charge_id).where(RUNS.c.line_id == line_id).scalar_subquery()
-        found = self._load(CHARGES.c.id == owner, lock)
+        found = self._load(_reads(CHARGES.c.id == owner, lock))
         return found[0] if found else None
 
     def save_state(self, charge: UsageBasedCharge) -> None:
@@ -364,7 +363,7 @@ class SqlChargeRepository(SqlRepository):
     def list(self, customer_id: str | None = None) -> builtins.list[UsageBasedCharge]:
         """Every charge (or one customer's), oldest first, with their runs."""
         where = true() if customer_id is None else CHARGES.c.customer_id == customer_id
-        return self._load(where, lock=False)
+        return self._load(_reads(where, lock=False))
 
     def read_many(
         self, charge_ids: Sequence[str], *, lock: bool = False
@@ -372,47 +371,32 @@ class SqlChargeRepository(SqlRepository):
         """Those of the charges `charge_ids` that exist, read in four queries and each built
         only when asked (`StoredCharge`); with `lock`, their row locks are taken in ascending
         id order (the order they come in then; oldest first otherwise)."""
-        return self._read(CHARGES.c.id.in_(charge_ids), lock) if charge_ids else []
+        return self._read(*_by_ids(charge_ids, lock)) if charge_ids else []
 
-    def _load(self, where: ColumnElement[bool], lock: bool) -> builtins.list[UsageBasedCharge]:
-        """The charges matching `where`, oldest first (by id when locking), with their runs:
-        four queries whatever the number of charges and runs (after flushing kept states)."""
-        return [stored.build() for stored in self._read(where, lock)]
+    def _load(
+        self, reads: _Reads, parameters: Mapping[str, Any] | None = None
+    ) -> builtins.list[UsageBasedCharge]:
+        """The charges `reads` reads (for `parameters`), built, with their runs: four queries
+        whatever the number of charges and runs (after flushing kept states)."""
+        return [stored.build() for stored in self._read(reads, parameters)]
 
-    def _read(self, where: ColumnElement[bool], lock: bool) -> builtins.list[StoredCharge]:
-        """The rows of the charges matching `where` (ordered as `_load` says) and of their
-        runs, allocations and detailed lines, in four queries, kept as read: each charge is
-        built from them when asked."""
+    def _read(
+        self, reads: _Reads, parameters: Mapping[str, Any] | None = None
+    ) -> builtins.list[StoredCharge]:
+        """The rows of the charges `reads` reads (for `parameters`) and of their runs,
+        allocations and detailed lines, in four queries, kept as read: each charge is built
+        from them when asked."""
         self.flush()
-        charges = select(CHARGES).where(where)
-        if lock:  # row locks are taken in ascending id order, the lock order of every caller
-            charge_rows = self._rows(charges.order_by(CHARGES.c.id).with_for_update(key_share=True))
-        else:
-            charge_rows = self._rows(charges.order_by(CHARGES.c.created_at, CHARGES.c.id))
+        charge_rows = self._rows(reads.charges, parameters)
         if not charge_rows:
             return []
-        charge_ids = select(CHARGES.c.id).where(where)
         page = _Page()
-        for row in self._rows(
-            select(*_RUN_COLUMNS)
-            .select_from(_RUNS_WITH_FACTS)
-            .where(RUNS.c.charge_id.in_(charge_ids))
-            .order_by(RUNS.c.created_at, RUNS.c.id)
-        ):
+        for row in self._rows(reads.runs, parameters):
             page.runs[row.charge_id].append(row)
         if page.runs:
-            run_ids = select(RUNS.c.id).where(RUNS.c.charge_id.in_(charge_ids))
-            for row in self._rows(
-                select(ALLOCATIONS)
-                .where(ALLOCATIONS.c.run_id.in_(run_ids))
-                .order_by(ALLOCATIONS.c.run_id, ALLOCATIONS.c.seq)
-            ):
+            for row in self._rows(reads.allocations, parameters):
                 page.allocations[row.run_id].append(row)
-            for row in self._rows(
-                select(DETAILED_LINES)
-                .where(DETAILED_LINES.c.run_id.in_(run_ids))
-                .order_by(DETAILED_LINES.c.run_id, DETAILED_LINES.c.seq)
-            ):
+            for row in self._rows(reads.details, parameters):
                 page.details[row.run_id].append(row)
         return [_StoredCharge(row.id, partial(self._build, row, page)) for row in charge_rows]
 
@@ -447,6 +431,55 @@ class _Page:
     details: defaultdict[str, builtins.list[AnyRow]] = field(
         default_factory=lambda: defaultdict(list)
     )
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The four SELECTs of `SqlChargeRepository._read` for one condition on the charges."""
+
+    charges: Select[Any]
+    runs: Select[Any]
+    allocations: Select[Any]
+    details: Select[Any]
+
+
+def _reads(where: ColumnElement[bool], lock: bool) -> _Reads:
+    """The reads of the charges matching `where`: oldest first or, with `lock`, locked in
+    ascending id order (the lock order of every caller); then their runs (joined with their
+    invoice usage and payment), allocations and detailed lines, each in order."""
+    charges = select(CHARGES).where(where)
+    if lock:
+        charges = charges.order_by(CHARGES.c.id).with_for_update(key_share=True)
+    else:
+        charges = charges.order_by(CHARGES.c.created_at, CHARGES.c.id)
+    charge_ids = select(CHARGES.c.id).where(where)
+    run_ids = select(RUNS.c.id).where(RUNS.c.charge_id.in_(charge_ids))
+    return _Reads(
+        charges,
+        select(*_RUN_COLUMNS)
+        .select_from(_RUNS_WITH_FACTS)
+        .where(RUNS.c.charge_id.in_(charge_ids))
+        .order_by(RUNS.c.created_at, RUNS.c.id),
+        select(ALLOCATIONS)
+        .where(ALLOCATIONS.c.run_id.in_(run_ids))
+        .order_by(ALLOCATIONS.c.run_id, ALLOCATIONS.c.seq),
+        select(DETAILED_LINES)
+        .where(DETAILED_LINES.c.run_id.in_(run_ids))
+        .order_by(DETAILED_LINES.c.run_id, DETAILED_LINES.c.seq),
+    )
+
+
+_READS_BY_IDS = {
+    lock: _reads(CHARGES.c.id.in_(bindparam("ids", expanding=True)), lock) for lock in (False, True)
+}
+"""The reads of charges by id (the hot ones: a sweep's page, an invoice's charges), built once
+with an expanding parameter ``ids``: SQLAlchemy then finds their compiled form at once instead
+of building and keying the statements again on every call."""
+
+
+def _by_ids(charge_ids: Sequence[str], lock: bool) -> tuple[_Reads, dict[str, Any]]:
+    """The reads of the charges `charge_ids` and their parameters."""
+    return _READS_BY_IDS[lock], {"ids": list(charge_ids)}
 
 
 class _StoredCharge:
@@ -519,6 +552,11 @@ def _save_run(columns: tuple[str, ...]) -> Update:
         .values({name: bindparam(f"b_{name}") for name in columns})
     )
 
+
+_STATES = select(CHARGES.c.id, *(CHARGES.c[name] for name in _STATE_COLUMNS)).where(
+    CHARGES.c.id.in_(bindparam("ids", expanding=True))
+)
+"""The state columns of the charges ``ids``, built once."""
 
 _SAVE_STATE = (
     update(CHARGES)

@@ -91,7 +91,7 @@ class SqlCreditRepository(SqlRepository):
         in this unit of work until the customer's credit lock is taken."""
         grants = self._grants.get(customer_id)
         if grants is None:
-            rows = self._rows_of(_GRANTS_OF, {"customer_id": customer_id})
+            rows = self._rows(_GRANTS_OF, {"customer_id": customer_id})
             grants = tuple(flat_record(CreditGrant, CREDIT_GRANTS, row) for row in rows)
             fresh = {row.id: row.remaining for row in rows}
             self._remaining.update(
@@ -172,7 +172,7 @@ class SqlCreditRepository(SqlRepository):
     def _overdraft(self, customer_id: str) -> Decimal | None:
         """The customer's overdraft, None when it has none (read once, as `balances`)."""
         if customer_id not in self._overdrafts:
-            rows = self._rows_of(_OVERDRAFT, {"customer_id": customer_id})
+            rows = self._rows(_OVERDRAFT, {"customer_id": customer_id})
             self._overdrafts[customer_id] = rows[0][0] if rows else None
         return self._overdrafts[customer_id]
 

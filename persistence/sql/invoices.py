@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -28,6 +29,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     bindparam,
     delete,
@@ -185,7 +187,7 @@ class SqlInvoiceRepository(SqlRepository):
     def get(self, invoice_id: str, *, lock: bool = False) -> Invoice:
         """The invoice with its lines (oldest first); with `lock`, ``SELECT ... FOR NO KEY
         UPDATE`` on its row. `NotFoundError`."""
-        invoices = self._load(INVOICES.c.id == invoice_id, lock=lock)
+        invoices = self._load(_READS_BY_ID[lock], {"invoice_id": invoice_id})
         if not invoices:
             raise NotFoundError("invoice", invoice_id)
         return invoices[0]
@@ -253,27 +255,53 @@ class SqlInvoiceRepository(SqlRepository):
         )
         if customer_id is not None:
             where = and_(where, INVOICES.c.customer_id == customer_id)
-        return self._load(where, lock=False)
+        return self._load(_reads(where, lock=False))
 
-    def _load(self, where: ColumnElement[bool], *, lock: bool) -> builtins.list[Invoice]:
-        """The invoices matching `where`, oldest first, with their live lines: two queries;
-        with `lock`, the lines' rows are held from then on (after flushing kept headers)."""
+    def _load(
+        self, reads: _Reads, parameters: dict[str, Any] | None = None
+    ) -> builtins.list[Invoice]:
+        """The invoices `reads` reads (for `parameters`) with their live lines: two queries;
+        when it locks the invoices, the lines' rows are held from then on (after flushing kept
+        headers)."""
         self.flush()
-        invoices = select(INVOICES).where(where).order_by(INVOICES.c.created_at, INVOICES.c.id)
-        invoice_rows = self._rows(invoices.with_for_update(key_share=True) if lock else invoices)
+        invoice_rows = self._rows(reads.invoices, parameters)
         if not invoice_rows:
             return []
         lines: defaultdict[str, builtins.list[InvoiceLine]] = defaultdict(list)
-        for row in self._rows(
-            select(INVOICE_LINES)
-            .where(INVOICE_LINES.c.invoice_id.in_(select(INVOICES.c.id).where(where)), _LIVE_LINE)
-            .order_by(INVOICE_LINES.c.created_at, INVOICE_LINES.c.id)
-        ):
+        for row in self._rows(reads.lines, parameters):
             lines[row.invoice_id].append(_line(row))
-        if lock:
+        if reads.locked:
             for held in lines.values():
                 self._remember(held)
         return [_invoice(row, lines[row.id]) for row in invoice_rows]
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The two SELECTs of `SqlInvoiceRepository._load` for one condition on the invoices."""
+
+    invoices: Select[Any]
+    lines: Select[Any]
+    locked: bool
+
+
+def _reads(where: ColumnElement[bool], *, lock: bool) -> _Reads:
+    """The invoices matching `where`, oldest first (locked ``FOR NO KEY UPDATE`` with
+    `lock`), and their live lines, oldest first."""
+    invoices = select(INVOICES).where(where).order_by(INVOICES.c.created_at, INVOICES.c.id)
+    lines = (
+        select(INVOICE_LINES)
+        .where(INVOICE_LINES.c.invoice_id.in_(select(INVOICES.c.id).where(where)), _LIVE_LINE)
+        .order_by(INVOICE_LINES.c.created_at, INVOICE_LINES.c.id)
+    )
+    return _Reads(invoices.with_for_update(key_share=True) if lock else invoices, lines, lock)
+
+
+_READS_BY_ID = {
+    lock: _reads(INVOICES.c.id == bindparam("invoice_id"), lock=lock) for lock in (False, True)
+}
+"""The reads of one invoice by id, built once (SQLAlchemy then finds their compiled form at
+once)."""
 
 
 def _invoice_values(invoice: Invoice) -> dict[str, Any]:

@@ -117,15 +117,13 @@ class SqlRepository:
             return self._connection.execute(statement)
         return self._connection.execute(statement, parameters)
 
-    def _rows(self, statement: Executable) -> Sequence[AnyRow]:
-        """Every row `statement` returns."""
+    def _rows(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[AnyRow]:
+        """Every row `statement` returns (for `parameters`, when it was built with bound
+        parameters)."""
         with database_errors():
-            return self._execute(statement).all()
-
-    def _rows_of(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[AnyRow]:
-        """Every row a statement built once (with bound parameters) returns for `parameters`."""
-        with database_errors():
-            return self._execute(statement, dict(parameters)).all()
+            return self._execute(statement, parameters).all()
 
     def _insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """INSERT `rows` (one statement, executemany for several)."""

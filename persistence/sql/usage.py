@@ -63,7 +63,7 @@ class SqlUsageRepository(SqlRepository):
         stored_before: datetime,
     ) -> Decimal:
         sqlite = self._connection.dialect.name == "sqlite"
-        values = self._rows_of(
+        values = self._rows(
             _METERED_VALUES if sqlite else _METERED_SUM,
             {
                 "customer_id": customer_id,
