@@ -40,7 +40,7 @@ def run(sizes: Sizes, backend: str) -> None:
     results: dict[int, dict[str, dict[str, list[float]]]] = {}
     counted: dict[int, dict[str, float]] = defaultdict(dict)
     for lines in sizes.invoice_lines:
-        runs = sizes.runs if lines <= sizes.invoice_runs_up_to else 1
+        runs = sizes.small_invoice_runs if lines <= sizes.invoice_runs_up_to else sizes.runs
         per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for _ in range(runs):
             for implementation in IMPLEMENTATIONS:
@@ -62,7 +62,8 @@ def run(sizes: Sizes, backend: str) -> None:
             ],
             title=(
                 f"{backend}: {'invoicing' if operation == 'invoice' else 'collection'}, "
-                f"median of {sizes.runs} (1 run above {sizes.invoice_runs_up_to} lines)"
+                f"median of {sizes.small_invoice_runs} up to {sizes.invoice_runs_up_to} lines, "
+                f"of {sizes.runs} above"
             ),
         )
         for lines, per in results.items():

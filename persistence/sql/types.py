@@ -7,8 +7,10 @@ equal. The migrations use these types too, so changing what DDL they emit needs 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric, String, Text
@@ -16,6 +18,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 _SQLITE_INSTANT_WIDTH = len("2026-01-01 00:00:00.000000")
+_PARSED_TEXTS = 4_096
+"""Texts each SQLite reader keeps parsed: a page of rows repeats the same instants (period
+bounds, a batch's creation instant) and amounts over and over."""
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -46,7 +51,16 @@ class ExactDecimal(TypeDecorator[Decimal]):
         """The stored value as a Decimal (parsed from text on SQLite)."""
         if value is None or isinstance(value, Decimal):
             return value
-        return Decimal(value)
+        return _decimal_from_text(value)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], Decimal | None] | None:
+        """On SQLite, `_decimal_from_text` itself (the text impl has no processor of its own
+        to keep): one cached call per value instead of two Python frames and a parse."""
+        if dialect.name == "sqlite":
+            return _decimal_from_text
+        return super().result_processor(dialect, coltype)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -95,14 +109,42 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         """The stored instant as an aware UTC datetime."""
-        if value is None:
-            return None
-        if isinstance(value, str) and len(value) == _SQLITE_INSTANT_WIDTH:
-            try:  # the naive UTC text chargeflow writes, read as UTC (cheaper than a replace)
-                return datetime.fromisoformat(value + "+00:00")
-            except ValueError:
-                pass  # not that text: parsed below
-        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if instant.tzinfo is None:
-            return instant.replace(tzinfo=UTC)  # SQLite text is naive UTC
-        return instant.astimezone(UTC)
+        if value is None or isinstance(value, str):
+            return _instant_from_text(value)
+        return _utc(value)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, `_instant_from_text` itself (the text impl has no processor of its own
+        to keep): one cached call per value instead of two Python frames and a parse."""
+        if dialect.name == "sqlite":
+            return _instant_from_text
+        return super().result_processor(dialect, coltype)
+
+
+@lru_cache(maxsize=_PARSED_TEXTS)
+def _decimal_from_text(text: str | None) -> Decimal | None:
+    """The Decimal SQLite stores as `text` (None for NULL); Decimals are immutable, so the
+    texts read most are parsed once."""
+    return None if text is None else Decimal(text)
+
+
+@lru_cache(maxsize=_PARSED_TEXTS)
+def _instant_from_text(text: str | None) -> datetime | None:
+    """The aware UTC instant SQLite stores as `text` (None for NULL), parsed once per text."""
+    if text is None:
+        return None
+    if len(text) == _SQLITE_INSTANT_WIDTH:
+        try:  # the naive UTC text chargeflow writes, read as UTC (cheaper than a replace)
+            return datetime.fromisoformat(text + "+00:00")
+        except ValueError:
+            pass  # not that text: parsed below
+    return _utc(datetime.fromisoformat(text))
+
+
+def _utc(instant: datetime) -> datetime:
+    """`instant` in UTC; a naive one is taken as UTC (SQLite text is naive UTC)."""
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
