@@ -11,19 +11,55 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 _SQLITE_INSTANT_WIDTH = len("2026-01-01 00:00:00.000000")
+_T = TypeVar("_T")
 _PARSED_TEXTS = 4_096
 """Texts each SQLite reader keeps parsed: a page of rows repeats the same instants (period
 bounds, a batch's creation instant) and amounts over and over."""
 
 
-class ExactDecimal(TypeDecorator[Decimal]):
+@lru_cache(maxsize=_PARSED_TEXTS)
+def _decimal_from_text(text: str | None) -> Decimal | None:
+    """The Decimal SQLite stores as `text` (None for NULL); Decimals are immutable, so the
+    texts read most are parsed once."""
+    return None if text is None else Decimal(text)
+
+
+@lru_cache(maxsize=_PARSED_TEXTS)
+def _instant_from_text(text: str | None) -> datetime | None:
+    """The aware UTC instant SQLite stores as `text` (None for NULL), parsed once per text."""
+    if text is None:
+        return None
+    if len(text) == _SQLITE_INSTANT_WIDTH:
+        try:  # the naive UTC text chargeflow writes, read as UTC (cheaper than a replace)
+            return datetime.fromisoformat(text + "+00:00")
+        except ValueError:
+            pass  # not that text: parsed below
+    return _utc(datetime.fromisoformat(text))
+
+
+class _TextOnSqlite(TypeDecorator[_T]):
+    """A column type stored as text on SQLite, whose texts `sqlite_reader` parses: SQLAlchemy
+    is handed that cached parser itself as the result processor there (the text impl has no
+    processor of its own to keep), one C-level call per value instead of its wrapper, a
+    method and a parse. Other dialects keep `process_result_value`."""
+
+    sqlite_reader: Callable[[Any], _T | None]
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], _T | None] | None:
+        """`sqlite_reader` on SQLite, the TypeDecorator's own processor elsewhere."""
+        if dialect.name == "sqlite":
+            return self.sqlite_reader
+        return super().result_processor(dialect, coltype)
+
+
+class ExactDecimal(_TextOnSqlite[Decimal]):
     """A `Decimal` stored exactly: unconstrained ``NUMERIC`` on PostgreSQL (it keeps the scale it
     was given, so ``10.00`` reads back as ``10.00``), decimal text on SQLite.
 
@@ -34,6 +70,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     impl = Numeric()
     cache_ok = True
+    sqlite_reader = staticmethod(_decimal_from_text)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Text on SQLite, unconstrained ``NUMERIC`` elsewhere."""
@@ -53,17 +90,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return value
         return _decimal_from_text(value)
 
-    def result_processor(
-        self, dialect: Dialect, coltype: Any
-    ) -> Callable[[Any], Decimal | None] | None:
-        """On SQLite, `_decimal_from_text` itself (the text impl has no processor of its own
-        to keep): one cached call per value instead of two Python frames and a parse."""
-        if dialect.name == "sqlite":
-            return _decimal_from_text
-        return super().result_processor(dialect, coltype)
 
-
-class UtcDateTime(TypeDecorator[datetime]):
+class UtcDateTime(_TextOnSqlite[datetime]):
     """An aware instant, always read back as an aware UTC `datetime`.
 
     PostgreSQL stores ``TIMESTAMP WITH TIME ZONE``. SQLite stores the naive UTC time as fixed-width
@@ -73,6 +101,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+    sqlite_reader = staticmethod(_instant_from_text)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Fixed-width text on SQLite, ``TIMESTAMP WITH TIME ZONE`` elsewhere."""
@@ -112,35 +141,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None or isinstance(value, str):
             return _instant_from_text(value)
         return _utc(value)
-
-    def result_processor(
-        self, dialect: Dialect, coltype: Any
-    ) -> Callable[[Any], datetime | None] | None:
-        """On SQLite, `_instant_from_text` itself (the text impl has no processor of its own
-        to keep): one cached call per value instead of two Python frames and a parse."""
-        if dialect.name == "sqlite":
-            return _instant_from_text
-        return super().result_processor(dialect, coltype)
-
-
-@lru_cache(maxsize=_PARSED_TEXTS)
-def _decimal_from_text(text: str | None) -> Decimal | None:
-    """The Decimal SQLite stores as `text` (None for NULL); Decimals are immutable, so the
-    texts read most are parsed once."""
-    return None if text is None else Decimal(text)
-
-
-@lru_cache(maxsize=_PARSED_TEXTS)
-def _instant_from_text(text: str | None) -> datetime | None:
-    """The aware UTC instant SQLite stores as `text` (None for NULL), parsed once per text."""
-    if text is None:
-        return None
-    if len(text) == _SQLITE_INSTANT_WIDTH:
-        try:  # the naive UTC text chargeflow writes, read as UTC (cheaper than a replace)
-            return datetime.fromisoformat(text + "+00:00")
-        except ValueError:
-            pass  # not that text: parsed below
-    return _utc(datetime.fromisoformat(text))
 
 
 def _utc(instant: datetime) -> datetime:
