@@ -62,7 +62,7 @@ def measure(backend: str, sizes: Sizes, kind: str, count: int) -> list[float]:
 def run(sizes: Sizes, backend: str) -> None:
     """Measure and print the table for `backend`."""
     found: dict[str, list[list[float]]] = defaultdict(list)
-    for _ in range(sizes.runs):
+    for _ in range(sizes.flatness_runs):
         for label, kind, count in settings(sizes):
             found[label].append(measure(backend, sizes, kind, count))
     medians = {
@@ -74,7 +74,7 @@ def run(sizes: Sizes, backend: str) -> None:
         ["ms per due charge", *(label.split(" (")[0] for label, _ in SWEEPS), "all", "vs baseline"],
         title=(
             f"{backend}: {sizes.due} due charges over {sizes.customers} customers, "
-            f"median of {sizes.runs}"
+            f"median of {sizes.flatness_runs}"
         ),
     )
     for label, figures in medians.items():

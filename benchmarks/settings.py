@@ -32,6 +32,9 @@ class Sizes:
     of this shared machine moves it most; more runs keep its median steady."""
     due: int
     """The fixed due set of the flatness table."""
+    flatness_runs: int
+    """Runs of each flatness measurement: a sweep of the due set takes a fraction of a second,
+    and the table compares medians at 1.1x, finer than one noisy moment of this machine."""
     customers: int
     """Customers the due set and the not-due charges are spread over."""
     not_due: tuple[int, ...]
@@ -61,6 +64,7 @@ FULL = Sizes(
     invoice_runs_up_to=100,
     small_invoice_runs=5,
     due=200,
+    flatness_runs=5,
     customers=100,
     not_due=(1_000, 20_000),
     not_due_kinds=("future", "history"),
@@ -81,6 +85,7 @@ QUICK = Sizes(
     invoice_runs_up_to=100,
     small_invoice_runs=1,
     due=50,
+    flatness_runs=1,
     customers=25,
     not_due=(1_000, 20_000),
     not_due_kinds=("history",),
