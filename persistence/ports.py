@@ -152,7 +152,7 @@ class CreditRepository(Protocol):
 
 class StoredCharge(Protocol):
     """A charge read from storage and not built yet: a page of charges is read at once, and
-    each is built (and validated) only when its turn comes, so one that does not validate fails
+    each is built (and checked) only when its turn comes, so one that does not load fails
     alone, and a page holds rows rather than every charge built at once."""
 
     @property
@@ -161,8 +161,8 @@ class StoredCharge(Protocol):
         ...
 
     def build(self) -> UsageBasedCharge:
-        """The charge with its runs and allocations; `CorruptRecordError` if it does not
-        validate."""
+        """The charge with its runs and allocations; `CorruptRecordError` if a row of it holds
+        what this version does not know."""
         ...
 
 
@@ -206,11 +206,6 @@ class ChargeRepository(Protocol):
     ) -> dict[tuple[str, str], UsageBasedCharge]:
         """The charges created under the (customer id, unique reference) `keys`, by key, in a
         fixed number of queries per thousand keys."""
-        ...
-
-    def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
-        """The charge whose run is billed by line `line_id`, if any (with `lock`, its row
-        lock)."""
         ...
 
     def save_state(self, charge: UsageBasedCharge) -> None:

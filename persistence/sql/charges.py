@@ -184,12 +184,6 @@ class SqlChargeRepository(SqlRepository):
                 found[(charge.intent.customer_id, reference)] = charge
         return found
 
-    def by_line(self, line_id: str, *, lock: bool = False) -> UsageBasedCharge | None:
-        """The charge whose run is billed by line `line_id`, if any."""
-        owner = select(RUNS.c.charge_id).where(RUNS.c.line_id == line_id).scalar_subquery()
-        found = self._load(_reads(CHARGES.c.id == owner, lock))
-        return found[0] if found else None
-
     def save_state(self, charge: UsageBasedCharge) -> None:
         """Keep the charge's state columns and `deleted_at` to write: written once, however
         many hops an operation takes, when the unit of work flushes (before it commits, at a
@@ -483,7 +477,7 @@ def _by_ids(charge_ids: Sequence[str], lock: bool) -> tuple[_Reads, dict[str, An
 
 
 class _StoredCharge:
-    """A charge whose rows are read, built (and validated) when `build` is called."""
+    """A charge whose rows are read, built (and checked) when `build` is called."""
 
     __slots__ = ("_build", "id")
 
@@ -492,7 +486,8 @@ class _StoredCharge:
         self._build = build
 
     def build(self) -> UsageBasedCharge:
-        """The charge; `CorruptRecordError` if a row of it does not validate."""
+        """The charge; `CorruptRecordError` if a row of it holds what this version does not
+        know."""
         return self._build()
 
 
